@@ -1,0 +1,29 @@
+# PGXS build for jwt_pg: `make`, `make install`, `make installcheck`.
+
+EXTENSION = jwt_pg
+MODULE_big = jwt_pg
+OBJS = \
+	src/jwt_pg.o \
+	src/codec.o \
+	src/claims.o \
+	src/json_bridge.o \
+	src/token.o \
+	src/crypto.o \
+	src/state.o \
+	src/refresh_worker.o
+
+DATA = jwt_pg--0.1.0.sql
+PGFILEDESC = "jwt_pg - JSON Web Tokens for PostgreSQL"
+
+PG_CPPFLAGS = -I$(srcdir)/src
+SHLIB_LINK = -lcrypto
+
+# Regression tests run in this order; setup creates the extension and roles.
+REGRESS = setup codec create verify cases jws decode refresh blacklist privileges
+REGRESS_OPTS = --inputdir=.
+ISOLATION = refresh_race
+ISOLATION_OPTS = --load-extension=jwt_pg
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)

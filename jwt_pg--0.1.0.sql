@@ -1,0 +1,182 @@
+/* jwt_pg--0.1.0.sql */
+
+-- complain if script is sourced in psql, rather than via CREATE EXTENSION
+\echo Use "CREATE EXTENSION jwt_pg" to load this file. \quit
+
+-- State lives in its own schema, whatever schema the functions go to.
+CREATE SCHEMA jwt_pg;
+REVOKE ALL ON SCHEMA jwt_pg FROM PUBLIC;
+
+-- A refresh-token family is one login session: every token rotated from the
+-- first one shares its family, and revoking the family ends the session.
+CREATE TABLE jwt_pg.refresh_families (
+    family_id uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
+    subject text NOT NULL,
+    claims jsonb NOT NULL DEFAULT '{}',
+    lifetime interval NOT NULL CHECK (lifetime > interval '0'),
+    created_at timestamptz NOT NULL DEFAULT pg_catalog.statement_timestamp(),
+    revoked_at timestamptz,
+    revoked_reason text
+);
+
+-- Only the SHA-256 of each refresh token is stored.
+CREATE TABLE jwt_pg.refresh_tokens (
+    token_hash bytea PRIMARY KEY CHECK (pg_catalog.octet_length(token_hash) = 32),
+    family_id uuid NOT NULL REFERENCES jwt_pg.refresh_families ON DELETE CASCADE,
+    issued_at timestamptz NOT NULL,
+    expires_at timestamptz NOT NULL,
+    used_at timestamptz
+);
+CREATE INDEX refresh_tokens_family_id_idx ON jwt_pg.refresh_tokens (family_id);
+CREATE INDEX refresh_tokens_expires_at_idx ON jwt_pg.refresh_tokens (expires_at);
+
+-- Revoked access tokens, by jti or, for tokens without one, by the SHA-256
+-- of header.payload.  jti uses collation "C": the C code looks it up with
+-- byte-wise equality.  expires_at is the token's exp (NULL: never purged).
+CREATE TABLE jwt_pg.blacklist (
+    jti text COLLATE "C",
+    token_hash bytea CHECK (pg_catalog.octet_length(token_hash) = 32),
+    expires_at timestamptz,
+    reason text,
+    created_at timestamptz NOT NULL DEFAULT pg_catalog.statement_timestamp(),
+    CONSTRAINT blacklist_one_key CHECK (pg_catalog.num_nonnulls(jti, token_hash) = 1),
+    CONSTRAINT blacklist_jti_key UNIQUE (jti),
+    CONSTRAINT blacklist_token_hash_key UNIQUE (token_hash)
+);
+CREATE INDEX blacklist_expires_at_idx ON jwt_pg.blacklist (expires_at);
+
+REVOKE ALL ON ALL TABLES IN SCHEMA jwt_pg FROM PUBLIC;
+
+SELECT pg_catalog.pg_extension_config_dump('jwt_pg.refresh_families', '');
+SELECT pg_catalog.pg_extension_config_dump('jwt_pg.refresh_tokens', '');
+SELECT pg_catalog.pg_extension_config_dump('jwt_pg.blacklist', '');
+
+-- Signing and verification.  Each function that takes a secret comes as a
+-- text and a bytea pair; the C function is the same.
+
+CREATE FUNCTION jwt_create(claims jsonb, secret text, algorithm text DEFAULT 'HS256',
+                           expires_in interval DEFAULT NULL, header jsonb DEFAULT NULL)
+RETURNS text
+AS 'MODULE_PATHNAME', 'jwt_create'
+LANGUAGE C VOLATILE PARALLEL SAFE;
+
+CREATE FUNCTION jwt_create(claims jsonb, secret bytea, algorithm text DEFAULT 'HS256',
+                           expires_in interval DEFAULT NULL, header jsonb DEFAULT NULL)
+RETURNS text
+AS 'MODULE_PATHNAME', 'jwt_create'
+LANGUAGE C VOLATILE PARALLEL SAFE;
+
+-- STABLE: the result depends on the statement's start time and the blacklist.
+CREATE FUNCTION jwt_verify(token text, secret text, algorithms text[] DEFAULT NULL,
+                           audience text DEFAULT NULL, issuer text DEFAULT NULL,
+                           leeway interval DEFAULT NULL)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'jwt_verify'
+LANGUAGE C STABLE PARALLEL SAFE;
+
+CREATE FUNCTION jwt_verify(token text, secret bytea, algorithms text[] DEFAULT NULL,
+                           audience text DEFAULT NULL, issuer text DEFAULT NULL,
+                           leeway interval DEFAULT NULL)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'jwt_verify'
+LANGUAGE C STABLE PARALLEL SAFE;
+
+CREATE FUNCTION jwt_valid(token text, secret text, algorithms text[] DEFAULT NULL,
+                          audience text DEFAULT NULL, issuer text DEFAULT NULL,
+                          leeway interval DEFAULT NULL)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'jwt_valid'
+LANGUAGE C STABLE PARALLEL SAFE;
+
+CREATE FUNCTION jwt_valid(token text, secret bytea, algorithms text[] DEFAULT NULL,
+                          audience text DEFAULT NULL, issuer text DEFAULT NULL,
+                          leeway interval DEFAULT NULL)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'jwt_valid'
+LANGUAGE C STABLE PARALLEL SAFE;
+
+-- STABLE rather than IMMUTABLE: jwt_pg.max_token_bytes bounds the output.
+CREATE FUNCTION jws_sign(payload bytea, secret text, algorithm text DEFAULT 'HS256',
+                         header jsonb DEFAULT NULL)
+RETURNS text
+AS 'MODULE_PATHNAME', 'jws_sign'
+LANGUAGE C STABLE PARALLEL SAFE;
+
+CREATE FUNCTION jws_sign(payload bytea, secret bytea, algorithm text DEFAULT 'HS256',
+                         header jsonb DEFAULT NULL)
+RETURNS text
+AS 'MODULE_PATHNAME', 'jws_sign'
+LANGUAGE C STABLE PARALLEL SAFE;
+
+CREATE FUNCTION jws_verify(token text, secret text, algorithms text[] DEFAULT NULL)
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'jws_verify'
+LANGUAGE C STABLE PARALLEL SAFE;
+
+CREATE FUNCTION jws_verify(token text, secret bytea, algorithms text[] DEFAULT NULL)
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'jws_verify'
+LANGUAGE C STABLE PARALLEL SAFE;
+
+-- Client-side helpers: they read a token without checking its signature.
+CREATE FUNCTION jwt_decode(token text, OUT header jsonb, OUT payload jsonb)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'jwt_decode'
+LANGUAGE C STABLE STRICT PARALLEL SAFE ROWS 1;
+
+CREATE FUNCTION jwt_is_expired(token text, leeway interval DEFAULT NULL)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'jwt_is_expired'
+LANGUAGE C STABLE PARALLEL SAFE;
+
+-- Refresh tokens and revocation.  These run as the extension owner so that
+-- callers need no privileges on the tables; search_path is pinned because
+-- they are SECURITY DEFINER.  Those that change state are not granted to
+-- PUBLIC: grant them to the roles that log users in and out.
+
+CREATE FUNCTION jwt_refresh_generate(subject text, expires_in interval DEFAULT '30 days',
+                                     claims jsonb DEFAULT '{}')
+RETURNS text
+AS 'MODULE_PATHNAME', 'jwt_refresh_generate'
+LANGUAGE C VOLATILE SECURITY DEFINER PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION jwt_refresh_validate(refresh_token text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'jwt_refresh_validate'
+LANGUAGE C STABLE STRICT SECURITY DEFINER PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION jwt_refresh(refresh_token text, secret text, algorithm text DEFAULT 'HS256',
+                            expires_in interval DEFAULT '15 minutes',
+                            OUT token text, OUT refresh_token text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'jwt_refresh'
+LANGUAGE C VOLATILE SECURITY DEFINER PARALLEL UNSAFE ROWS 1
+SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION jwt_refresh(refresh_token text, secret bytea, algorithm text DEFAULT 'HS256',
+                            expires_in interval DEFAULT '15 minutes',
+                            OUT token text, OUT refresh_token text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'jwt_refresh'
+LANGUAGE C VOLATILE SECURITY DEFINER PARALLEL UNSAFE ROWS 1
+SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION jwt_blacklist(token text, reason text DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'jwt_blacklist'
+LANGUAGE C VOLATILE SECURITY DEFINER PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION jwt_purge()
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'jwt_purge'
+LANGUAGE C VOLATILE SECURITY DEFINER PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp;
+
+REVOKE ALL ON FUNCTION jwt_refresh_generate(text, interval, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION jwt_refresh(text, text, text, interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION jwt_refresh(text, bytea, text, interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION jwt_blacklist(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION jwt_purge() FROM PUBLIC;

@@ -1,0 +1,142 @@
+/*
+ * crypto.c
+ *		Every use of OpenSSL in jwt_pg.
+ *
+ * HMAC contexts are fetched once per backend and re-keyed for each call,
+ * which saves the algorithm lookup that a one-shot HMAC() performs every
+ * time.  Nothing in this file calls into PostgreSQL, so no error can be
+ * raised while an OpenSSL object is half-used.
+ */
+#include "crypto.h"
+
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+typedef struct alg_info
+{
+	const char *name;
+	const char *digest;
+	size_t		mac_len;
+} alg_info;
+
+static const alg_info algorithms[JWT_ALG_COUNT] = {
+	[JWT_ALG_HS256] = {"HS256", "SHA256", 32},
+	[JWT_ALG_HS384] = {"HS384", "SHA384", 48},
+	[JWT_ALG_HS512] = {"HS512", "SHA512", 64},
+};
+
+static EVP_MAC *hmac_method;
+static EVP_MAC_CTX *hmac_contexts[JWT_ALG_COUNT];
+static EVP_MD *sha256_method;
+
+bool
+jwt_alg_from_name(const char *name, size_t len, jwt_alg *alg)
+{
+	for (int i = 0; i < JWT_ALG_COUNT; i++)
+	{
+		if (strlen(algorithms[i].name) == len &&
+			memcmp(algorithms[i].name, name, len) == 0)
+		{
+			*alg = (jwt_alg) i;
+			return true;
+		}
+	}
+	return false;
+}
+
+const char *
+jwt_alg_name(jwt_alg alg)
+{
+	return algorithms[alg].name;
+}
+
+size_t
+jwt_alg_mac_len(jwt_alg alg)
+{
+	return algorithms[alg].mac_len;
+}
+
+/* Return a context for the algorithm with its digest set but no key. */
+static EVP_MAC_CTX *
+hmac_context(jwt_alg alg)
+{
+	OSSL_PARAM	params[2];
+
+	if (hmac_contexts[alg] != NULL)
+		return hmac_contexts[alg];
+
+	if (hmac_method == NULL)
+	{
+		hmac_method = EVP_MAC_fetch(NULL, "HMAC", NULL);
+		if (hmac_method == NULL)
+			return NULL;
+	}
+
+	hmac_contexts[alg] = EVP_MAC_CTX_new(hmac_method);
+	if (hmac_contexts[alg] == NULL)
+		return NULL;
+
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+												 (char *) algorithms[alg].digest, 0);
+	params[1] = OSSL_PARAM_construct_end();
+	if (!EVP_MAC_CTX_set_params(hmac_contexts[alg], params))
+	{
+		EVP_MAC_CTX_free(hmac_contexts[alg]);
+		hmac_contexts[alg] = NULL;
+	}
+	return hmac_contexts[alg];
+}
+
+bool
+crypto_hmac(jwt_alg alg, const unsigned char *key, size_t key_len,
+			const unsigned char *data, size_t len,
+			unsigned char *mac, size_t *mac_len)
+{
+	EVP_MAC_CTX *ctx = hmac_context(alg);
+	static const unsigned char empty_key[1];
+
+	if (ctx == NULL)
+		return false;
+
+	/* OpenSSL takes a NULL key to mean "keep the previous one". */
+	if (key_len == 0)
+		key = empty_key;
+
+	if (!EVP_MAC_init(ctx, key, key_len, NULL) ||
+		!EVP_MAC_update(ctx, data, len) ||
+		!EVP_MAC_final(ctx, mac, mac_len, JWT_MAX_MAC_LEN))
+		return false;
+	return *mac_len == algorithms[alg].mac_len;
+}
+
+bool
+crypto_sha256(const unsigned char *data, size_t len, unsigned char digest[SHA256_LEN])
+{
+	unsigned int digest_len = 0;
+
+	if (sha256_method == NULL)
+	{
+		sha256_method = EVP_MD_fetch(NULL, "SHA256", NULL);
+		if (sha256_method == NULL)
+			return false;
+	}
+	if (!EVP_Digest(data, len, digest, &digest_len, sha256_method, NULL))
+		return false;
+	return digest_len == SHA256_LEN;
+}
+
+bool
+crypto_random_bytes(unsigned char *buf, size_t len)
+{
+	return RAND_bytes(buf, (int) len) == 1;
+}
+
+bool
+crypto_equal(const void *a, const void *b, size_t len)
+{
+	return CRYPTO_memcmp(a, b, len) == 0;
+}

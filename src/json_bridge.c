@@ -1,0 +1,295 @@
+/*
+ * json_bridge.c
+ *		Conversions between the codec's JSON trees, compact JSON text and
+ *		PostgreSQL's jsonb.
+ *
+ * Tokens carry UTF-8.  When the database encoding is something else,
+ * strings are converted at this boundary and nowhere else.
+ */
+#include "jwt_pg.h"
+
+#include "mb/pg_wchar.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/numeric.h"
+
+static void *
+palloc_for_codec(void *arg, size_t size)
+{
+	return palloc(size);
+}
+
+static const codec_allocator palloc_codec_allocator = {palloc_for_codec, NULL};
+
+const codec_allocator *
+palloc_allocator(void)
+{
+	return &palloc_codec_allocator;
+}
+
+json_node *
+parse_json_or_null(const char *src, size_t len, json_parse_result *result)
+{
+	return json_parse(src, len, jwt_max_json_depth, &palloc_codec_allocator, result);
+}
+
+/* Make a jsonb string value from UTF-8 bytes. */
+static void
+set_string_value(JsonbValue *value, const char *utf8, size_t len)
+{
+	value->type = jbvString;
+	if (GetDatabaseEncoding() == PG_UTF8)
+	{
+		value->val.string.val = (char *) utf8;
+		value->val.string.len = (int) len;
+	}
+	else
+	{
+		char	   *converted = pg_any_to_server(utf8, (int) len, PG_UTF8);
+
+		value->val.string.val = converted;
+		value->val.string.len = (int) strlen(converted);
+	}
+}
+
+static JsonbValue *
+push_node(JsonbParseState **state, const json_node *node, JsonbIteratorToken token)
+{
+	JsonbValue	value;
+
+	switch (node->kind)
+	{
+		case JSON_OBJECT:
+			pushJsonbValue(state, WJB_BEGIN_OBJECT, NULL);
+			for (const json_node *child = node->first_child; child; child = child->next)
+			{
+				JsonbValue	key;
+
+				set_string_value(&key, child->key, child->key_len);
+				pushJsonbValue(state, WJB_KEY, &key);
+				push_node(state, child, WJB_VALUE);
+			}
+			return pushJsonbValue(state, WJB_END_OBJECT, NULL);
+
+		case JSON_ARRAY:
+			pushJsonbValue(state, WJB_BEGIN_ARRAY, NULL);
+			for (const json_node *child = node->first_child; child; child = child->next)
+				push_node(state, child, WJB_ELEM);
+			return pushJsonbValue(state, WJB_END_ARRAY, NULL);
+
+		case JSON_STRING:
+			set_string_value(&value, node->text, node->text_len);
+			break;
+
+		case JSON_NUMBER:
+			/* The codec has checked that numeric can hold this number. */
+			value.type = jbvNumeric;
+			value.val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in,
+																	CStringGetDatum(pnstrdup(node->text, node->text_len)),
+																	ObjectIdGetDatum(InvalidOid),
+																	Int32GetDatum(-1)));
+			break;
+
+		case JSON_TRUE:
+		case JSON_FALSE:
+			value.type = jbvBool;
+			value.val.boolean = (node->kind == JSON_TRUE);
+			break;
+
+		case JSON_NULL:
+			value.type = jbvNull;
+			break;
+	}
+
+	return pushJsonbValue(state, token, &value);
+}
+
+Jsonb *
+json_node_to_jsonb(const json_node *node)
+{
+	JsonbParseState *state = NULL;
+
+	if (node->kind != JSON_OBJECT && node->kind != JSON_ARRAY)
+	{
+		/* jsonb stores a lone scalar as a one-element "raw scalar" array. */
+		JsonbValue	array;
+
+		array.type = jbvArray;
+		array.val.array.rawScalar = true;
+		array.val.array.nElems = 1;
+		pushJsonbValue(&state, WJB_BEGIN_ARRAY, &array);
+		push_node(&state, node, WJB_ELEM);
+		return JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_ARRAY, NULL));
+	}
+
+	return JsonbValueToJsonb(push_node(&state, node, WJB_DONE));
+}
+
+/* Append a JSON string literal, escaping as RFC 8259 section 7 requires. */
+void
+append_json_string(StringInfo out, const char *s, size_t len)
+{
+	appendStringInfoCharMacro(out, '"');
+	for (size_t i = 0; i < len; i++)
+	{
+		unsigned char c = (unsigned char) s[i];
+
+		switch (c)
+		{
+			case '"':
+				appendBinaryStringInfo(out, "\\\"", 2);
+				break;
+			case '\\':
+				appendBinaryStringInfo(out, "\\\\", 2);
+				break;
+			case '\b':
+				appendBinaryStringInfo(out, "\\b", 2);
+				break;
+			case '\f':
+				appendBinaryStringInfo(out, "\\f", 2);
+				break;
+			case '\n':
+				appendBinaryStringInfo(out, "\\n", 2);
+				break;
+			case '\r':
+				appendBinaryStringInfo(out, "\\r", 2);
+				break;
+			case '\t':
+				appendBinaryStringInfo(out, "\\t", 2);
+				break;
+			default:
+				if (c < 0x20)
+					appendStringInfo(out, "\\u%04x", c);
+				else
+					appendStringInfoCharMacro(out, (char) c);
+		}
+	}
+	appendStringInfoCharMacro(out, '"');
+}
+
+/* Append a parsed JSON value as compact JSON text (UTF-8). */
+void
+append_json_node(StringInfo out, const json_node *node)
+{
+	switch (node->kind)
+	{
+		case JSON_OBJECT:
+		case JSON_ARRAY:
+			appendStringInfoChar(out, node->kind == JSON_OBJECT ? '{' : '[');
+			for (const json_node *child = node->first_child; child; child = child->next)
+			{
+				if (child != node->first_child)
+					appendStringInfoChar(out, ',');
+				if (node->kind == JSON_OBJECT)
+				{
+					append_json_string(out, child->key, child->key_len);
+					appendStringInfoChar(out, ':');
+				}
+				append_json_node(out, child);
+			}
+			appendStringInfoChar(out, node->kind == JSON_OBJECT ? '}' : ']');
+			break;
+		case JSON_STRING:
+			append_json_string(out, node->text, node->text_len);
+			break;
+		case JSON_NUMBER:
+			appendBinaryStringInfo(out, node->text, (int) node->text_len);
+			break;
+		case JSON_TRUE:
+			appendStringInfoString(out, "true");
+			break;
+		case JSON_FALSE:
+			appendStringInfoString(out, "false");
+			break;
+		case JSON_NULL:
+			appendStringInfoString(out, "null");
+			break;
+	}
+}
+
+static void
+append_scalar(StringInfo out, const JsonbValue *value)
+{
+	switch (value->type)
+	{
+		case jbvNull:
+			appendBinaryStringInfo(out, "null", 4);
+			break;
+		case jbvBool:
+			if (value->val.boolean)
+				appendBinaryStringInfo(out, "true", 4);
+			else
+				appendBinaryStringInfo(out, "false", 5);
+			break;
+		case jbvNumeric:
+			appendStringInfoString(out,
+								   DatumGetCString(DirectFunctionCall1(numeric_out,
+																	   NumericGetDatum(value->val.numeric))));
+			break;
+		case jbvString:
+			append_json_string(out, value->val.string.val, value->val.string.len);
+			break;
+		default:
+			elog(ERROR, "unexpected jsonb value type %d", (int) value->type);
+	}
+}
+
+/*
+ * Append jsonb as compact JSON (no white space), in jsonb's member order.
+ * The output is in the database encoding; callers convert it to UTF-8.
+ */
+void
+jsonb_to_compact_json(StringInfo out, Jsonb *jsonb)
+{
+	JsonbIterator *it = JsonbIteratorInit(&jsonb->root);
+	JsonbValue	value;
+	JsonbIteratorToken token;
+	bool		need_comma = false;
+	bool		raw_scalar = false;
+
+	while ((token = JsonbIteratorNext(&it, &value, false)) != WJB_DONE)
+	{
+		switch (token)
+		{
+			case WJB_BEGIN_ARRAY:
+				if (value.val.array.rawScalar)
+				{
+					raw_scalar = true;
+					break;
+				}
+				/* FALLTHROUGH */
+			case WJB_BEGIN_OBJECT:
+				if (need_comma)
+					appendStringInfoCharMacro(out, ',');
+				appendStringInfoCharMacro(out, token == WJB_BEGIN_OBJECT ? '{' : '[');
+				need_comma = false;
+				break;
+			case WJB_KEY:
+				if (need_comma)
+					appendStringInfoCharMacro(out, ',');
+				append_json_string(out, value.val.string.val, value.val.string.len);
+				appendStringInfoCharMacro(out, ':');
+				need_comma = false;
+				break;
+			case WJB_ELEM:
+			case WJB_VALUE:
+				if (need_comma)
+					appendStringInfoCharMacro(out, ',');
+				append_scalar(out, &value);
+				need_comma = true;
+				break;
+			case WJB_END_ARRAY:
+				if (raw_scalar)
+					break;
+				appendStringInfoCharMacro(out, ']');
+				need_comma = true;
+				break;
+			case WJB_END_OBJECT:
+				appendStringInfoCharMacro(out, '}');
+				need_comma = true;
+				break;
+			case WJB_DONE:
+				break;
+		}
+	}
+}

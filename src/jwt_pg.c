@@ -1,0 +1,503 @@
+/*
+ * jwt_pg.c
+ *		SQL-callable functions and settings of jwt_pg.
+ *
+ * Functions taking a secret are declared twice in SQL, with secret text and
+ * secret bytea; both are varlena, so one C function serves each pair.
+ *
+ * NULL arguments: a NULL token, payload or claims gives a NULL result
+ * (false from jwt_valid); a NULL secret, algorithm or subject raises 22004;
+ * a NULL option means its default.
+ */
+#include "jwt_pg.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "funcapi.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/timestamp.h"
+
+#include "state.h"
+
+PG_MODULE_MAGIC;
+
+int			jwt_leeway_seconds = 0;
+int			jwt_max_token_bytes = 65536;
+int			jwt_max_json_depth = 32;
+
+void		_PG_init(void);
+
+void
+_PG_init(void)
+{
+	DefineCustomIntVariable("jwt_pg.leeway",
+							"Clock skew tolerated when checking exp, nbf and iat.",
+							"Used when jwt_verify is called without a leeway argument.",
+							&jwt_leeway_seconds,
+							0, 0, JWT_MAX_LEEWAY_SECONDS,
+							PGC_SUSET, GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("jwt_pg.max_token_bytes",
+							"Largest token accepted or created, in bytes.",
+							"Longer tokens are rejected before any decoding.",
+							&jwt_max_token_bytes,
+							65536, 256, 16 * 1024 * 1024,
+							PGC_SUSET, GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("jwt_pg.max_json_depth",
+							"Deepest nesting of arrays and objects in a token's header or claims.",
+							NULL,
+							&jwt_max_json_depth,
+							32, 1, 1000,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+
+#if PG_VERSION_NUM >= 150000
+	MarkGUCPrefixReserved("jwt_pg");
+#else
+	EmitWarningsOnPlaceholders("jwt_pg");
+#endif
+}
+
+static void
+require_argument(FunctionCallInfo fcinfo, int argno, const char *name)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be NULL", name)));
+}
+
+/* A secret argument, text or bytea, as bytes. */
+static const unsigned char *
+secret_argument(FunctionCallInfo fcinfo, int argno, size_t *len)
+{
+	struct varlena *secret;
+
+	require_argument(fcinfo, argno, "secret");
+	secret = PG_GETARG_VARLENA_PP(argno);
+	*len = VARSIZE_ANY_EXHDR(secret);
+	return (const unsigned char *) VARDATA_ANY(secret);
+}
+
+static jwt_alg
+algorithm_argument(FunctionCallInfo fcinfo, int argno)
+{
+	require_argument(fcinfo, argno, "algorithm");
+	return algorithm_from_text(PG_GETARG_TEXT_PP(argno));
+}
+
+/* Seconds in an interval, counting a month as 30 days. */
+static double
+interval_seconds(const Interval *interval)
+{
+	return (double) interval->time / USECS_PER_SEC +
+		(double) interval->day * SECS_PER_DAY +
+		(double) interval->month * DAYS_PER_MONTH * SECS_PER_DAY;
+}
+
+/* The allowed algorithms: a text[] argument, or the HMAC family for NULL. */
+static void
+read_algorithms(FunctionCallInfo fcinfo, int argno, verify_options *options)
+{
+	ArrayType  *array;
+	Datum	   *names;
+	bool	   *nulls;
+	int			count;
+
+	if (PG_ARGISNULL(argno))
+	{
+		for (int i = 0; i < JWT_ALG_COUNT; i++)
+			options->allowed[i] = true;
+		return;
+	}
+
+	array = PG_GETARG_ARRAYTYPE_P(argno);
+	deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT, &names, &nulls, &count);
+	if (count == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("algorithms must not be empty"),
+				 errhint("Pass NULL to allow HS256, HS384 and HS512.")));
+	for (int i = 0; i < count; i++)
+	{
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("algorithms must not contain NULL")));
+		options->allowed[algorithm_from_text(DatumGetTextPP(names[i]))] = true;
+	}
+}
+
+static double
+leeway_argument(FunctionCallInfo fcinfo, int argno)
+{
+	double		seconds;
+
+	if (PG_ARGISNULL(argno))
+		return jwt_leeway_seconds;
+
+	seconds = interval_seconds(PG_GETARG_INTERVAL_P(argno));
+	if (seconds < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("leeway must not be negative")));
+	if (seconds > JWT_MAX_LEEWAY_SECONDS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("leeway must be at most 5 minutes"),
+				 errdetail("A longer leeway would let expired tokens pass.")));
+	return seconds;
+}
+
+static void
+optional_text(FunctionCallInfo fcinfo, int argno, const char **value, size_t *len)
+{
+	text	   *t;
+
+	*value = NULL;
+	*len = 0;
+	if (PG_ARGISNULL(argno))
+		return;
+	t = PG_GETARG_TEXT_PP(argno);
+	*value = VARDATA_ANY(t);
+	*len = VARSIZE_ANY_EXHDR(t);
+}
+
+/*
+ * Verify a JWT with the arguments of jwt_verify and jwt_valid:
+ * (token, secret, algorithms, audience, issuer, leeway).  Bad arguments
+ * raise; a bad token returns false with the reason in *token.
+ */
+static bool
+verify_jwt_arguments(FunctionCallInfo fcinfo, jws_token *token)
+{
+	text	   *token_text = PG_GETARG_TEXT_PP(0);
+	const unsigned char *key;
+	size_t		key_len;
+	verify_options options;
+
+	memset(&options, 0, sizeof(options));
+	key = secret_argument(fcinfo, 1, &key_len);
+	read_algorithms(fcinfo, 2, &options);
+	optional_text(fcinfo, 3, &options.audience, &options.audience_len);
+	optional_text(fcinfo, 4, &options.issuer, &options.issuer_len);
+	options.leeway = leeway_argument(fcinfo, 5);
+
+	return token_decode(token, VARDATA_ANY(token_text), VARSIZE_ANY_EXHDR(token_text)) &&
+		token_read_header(token, true) &&
+		token_check_alg(token, &options) &&
+		token_check_signature(token, key, key_len) &&
+		token_read_claims(token) &&
+		token_check_claims(token, &options, token_now()) &&
+		token_check_blacklist(token);
+}
+
+/* jwt_create(claims jsonb, secret text|bytea, algorithm text, expires_in interval, header jsonb) */
+PG_FUNCTION_INFO_V1(jwt_create);
+Datum
+jwt_create(PG_FUNCTION_ARGS)
+{
+	const unsigned char *key;
+	size_t		key_len;
+	jwt_alg		alg;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	key = secret_argument(fcinfo, 1, &key_len);
+	alg = algorithm_argument(fcinfo, 2);
+
+	PG_RETURN_TEXT_P(cstring_to_text(jwt_sign_claims(PG_GETARG_JSONB_P(0), alg, key, key_len,
+													 PG_ARGISNULL(3) ? NULL : PG_GETARG_INTERVAL_P(3),
+													 PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4))));
+}
+
+/* jwt_verify(token text, secret text|bytea, algorithms text[], audience text, issuer text, leeway interval) */
+PG_FUNCTION_INFO_V1(jwt_verify);
+Datum
+jwt_verify(PG_FUNCTION_ARGS)
+{
+	jws_token	token;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	if (!verify_jwt_arguments(fcinfo, &token))
+		token_raise(&token);
+	PG_RETURN_JSONB_P(json_node_to_jsonb(token.claims_root));
+}
+
+/* jwt_valid(token text, secret text|bytea, algorithms text[], audience text, issuer text, leeway interval) */
+PG_FUNCTION_INFO_V1(jwt_valid);
+Datum
+jwt_valid(PG_FUNCTION_ARGS)
+{
+	jws_token	token;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_BOOL(false);
+	PG_RETURN_BOOL(verify_jwt_arguments(fcinfo, &token));
+}
+
+/* jws_sign(payload bytea, secret text|bytea, algorithm text, header jsonb) */
+PG_FUNCTION_INFO_V1(jws_sign);
+Datum
+jws_sign(PG_FUNCTION_ARGS)
+{
+	bytea	   *payload;
+	const unsigned char *key;
+	size_t		key_len;
+	jwt_alg		alg;
+	StringInfoData header;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	payload = PG_GETARG_BYTEA_PP(0);
+	key = secret_argument(fcinfo, 1, &key_len);
+	alg = algorithm_argument(fcinfo, 2);
+
+	initStringInfo(&header);
+	jws_build_header(&header, alg, PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3), NULL);
+	PG_RETURN_TEXT_P(cstring_to_text(jws_sign_compact(header.data, header.len,
+													  VARDATA_ANY(payload),
+													  VARSIZE_ANY_EXHDR(payload),
+													  alg, key, key_len)));
+}
+
+/* jws_verify(token text, secret text|bytea, algorithms text[]) */
+PG_FUNCTION_INFO_V1(jws_verify);
+Datum
+jws_verify(PG_FUNCTION_ARGS)
+{
+	text	   *token_text;
+	const unsigned char *key;
+	size_t		key_len;
+	verify_options options;
+	jws_token	token;
+	bytea	   *payload;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	token_text = PG_GETARG_TEXT_PP(0);
+	memset(&options, 0, sizeof(options));
+	key = secret_argument(fcinfo, 1, &key_len);
+	read_algorithms(fcinfo, 2, &options);
+
+	if (!token_decode(&token, VARDATA_ANY(token_text), VARSIZE_ANY_EXHDR(token_text)) ||
+		!token_read_header(&token, false) ||
+		!token_check_alg(&token, &options) ||
+		!token_check_signature(&token, key, key_len))
+		token_raise(&token);
+
+	payload = palloc(VARHDRSZ + token.payload_len);
+	SET_VARSIZE(payload, VARHDRSZ + token.payload_len);
+	memcpy(VARDATA(payload), token.payload, token.payload_len);
+	PG_RETURN_BYTEA_P(payload);
+}
+
+/* Decode a token without checking its signature, raising 28000 if malformed. */
+static void
+decode_unverified(text *token_text, jws_token *token)
+{
+	if (!token_decode(token, VARDATA_ANY(token_text), VARSIZE_ANY_EXHDR(token_text)) ||
+		!token_read_header(token, true) ||
+		!token_read_claims(token))
+		token_raise(token);
+}
+
+/* jwt_decode(token text) RETURNS TABLE(header jsonb, payload jsonb) */
+PG_FUNCTION_INFO_V1(jwt_decode);
+Datum
+jwt_decode(PG_FUNCTION_ARGS)
+{
+	FuncCallContext *funcctx;
+
+	if (SRF_IS_FIRSTCALL())
+	{
+		MemoryContext old;
+		TupleDesc	desc;
+		jws_token	token;
+		Datum		values[2];
+		bool		nulls[2] = {false, false};
+
+		funcctx = SRF_FIRSTCALL_INIT();
+		old = MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);
+		if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "jwt_decode must return a composite type");
+		desc = BlessTupleDesc(desc);
+
+		decode_unverified(PG_GETARG_TEXT_PP(0), &token);
+		values[0] = JsonbPGetDatum(json_node_to_jsonb(token.header));
+		values[1] = JsonbPGetDatum(json_node_to_jsonb(token.claims_root));
+		funcctx->user_fctx = heap_form_tuple(desc, values, nulls);
+		MemoryContextSwitchTo(old);
+	}
+
+	funcctx = SRF_PERCALL_SETUP();
+	if (funcctx->call_cntr == 0)
+		SRF_RETURN_NEXT(funcctx, HeapTupleGetDatum((HeapTuple) funcctx->user_fctx));
+	SRF_RETURN_DONE(funcctx);
+}
+
+/* jwt_is_expired(token text, leeway interval) */
+PG_FUNCTION_INFO_V1(jwt_is_expired);
+Datum
+jwt_is_expired(PG_FUNCTION_ARGS)
+{
+	jws_token	token;
+	double		leeway;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	leeway = leeway_argument(fcinfo, 1);
+	decode_unverified(PG_GETARG_TEXT_PP(0), &token);
+	PG_RETURN_BOOL(token.claims.has_exp && token_now() >= token.claims.exp + leeway);
+}
+
+/* Reject stored refresh claims that each access token sets for itself. */
+static void
+check_refresh_claims(Jsonb *claims)
+{
+	static const char *const reserved[] = {"sub", "iat", "exp", "nbf", "jti"};
+
+	if (!JB_ROOT_IS_OBJECT(claims) || JB_ROOT_IS_SCALAR(claims))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("claims must be a JSON object")));
+	for (int i = 0; i < lengthof(reserved); i++)
+	{
+		JsonbValue	key;
+
+		key.type = jbvString;
+		key.val.string.val = (char *) reserved[i];
+		key.val.string.len = strlen(reserved[i]);
+		if (findJsonbValueFromContainer(&claims->root, JB_FOBJECT, &key) != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("refresh claims must not contain \"%s\"", reserved[i]),
+					 errdetail("Each access token gets its own sub, iat, exp, nbf and jti.")));
+	}
+}
+
+static void
+check_positive_interval(const Interval *interval, const char *name)
+{
+	if (interval_seconds(interval) <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be positive", name)));
+}
+
+/* jwt_refresh_generate(subject text, expires_in interval, claims jsonb) */
+PG_FUNCTION_INFO_V1(jwt_refresh_generate);
+Datum
+jwt_refresh_generate(PG_FUNCTION_ARGS)
+{
+	Interval   *lifetime;
+	Jsonb	   *claims;
+
+	require_argument(fcinfo, 0, "subject");
+	require_argument(fcinfo, 1, "expires_in");
+	require_argument(fcinfo, 2, "claims");
+	lifetime = PG_GETARG_INTERVAL_P(1);
+	claims = PG_GETARG_JSONB_P(2);
+	check_positive_interval(lifetime, "expires_in");
+	check_refresh_claims(claims);
+
+	PG_RETURN_TEXT_P(cstring_to_text(state_refresh_generate(PG_GETARG_TEXT_PP(0),
+															lifetime, claims)));
+}
+
+/* jwt_refresh_validate(refresh_token text) */
+PG_FUNCTION_INFO_V1(jwt_refresh_validate);
+Datum
+jwt_refresh_validate(PG_FUNCTION_ARGS)
+{
+	text	   *token = PG_GETARG_TEXT_PP(0);
+
+	PG_RETURN_BOOL(state_refresh_valid(VARDATA_ANY(token), VARSIZE_ANY_EXHDR(token)));
+}
+
+/* jwt_refresh(refresh_token text, secret text|bytea, algorithm text, expires_in interval) */
+PG_FUNCTION_INFO_V1(jwt_refresh);
+Datum
+jwt_refresh(PG_FUNCTION_ARGS)
+{
+	FuncCallContext *funcctx;
+
+	if (SRF_IS_FIRSTCALL())
+	{
+		MemoryContext old;
+		TupleDesc	desc;
+		text	   *presented;
+		const unsigned char *key;
+		size_t		key_len;
+		jwt_alg		alg;
+		Interval   *expires_in;
+		Jsonb	   *claims;
+		char	   *refresh_token;
+		Datum		values[2];
+		bool		nulls[2] = {false, false};
+
+		funcctx = SRF_FIRSTCALL_INIT();
+		old = MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);
+		if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "jwt_refresh must return a composite type");
+		desc = BlessTupleDesc(desc);
+
+		/* Check every argument before any state changes. */
+		if (PG_ARGISNULL(0))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+					 errmsg("refresh token is missing")));
+		presented = PG_GETARG_TEXT_PP(0);
+		key = secret_argument(fcinfo, 1, &key_len);
+		alg = algorithm_argument(fcinfo, 2);
+		require_argument(fcinfo, 3, "expires_in");
+		expires_in = PG_GETARG_INTERVAL_P(3);
+		check_positive_interval(expires_in, "expires_in");
+		check_secret_length(alg, key_len);
+
+		refresh_token = state_refresh_rotate(VARDATA_ANY(presented),
+											 VARSIZE_ANY_EXHDR(presented), &claims);
+		values[0] = CStringGetTextDatum(jwt_sign_claims(claims, alg, key, key_len,
+														expires_in, NULL));
+		values[1] = CStringGetTextDatum(refresh_token);
+		funcctx->user_fctx = heap_form_tuple(desc, values, nulls);
+		MemoryContextSwitchTo(old);
+	}
+
+	funcctx = SRF_PERCALL_SETUP();
+	if (funcctx->call_cntr == 0)
+		SRF_RETURN_NEXT(funcctx, HeapTupleGetDatum((HeapTuple) funcctx->user_fctx));
+	SRF_RETURN_DONE(funcctx);
+}
+
+/* jwt_blacklist(token text, reason text) */
+PG_FUNCTION_INFO_V1(jwt_blacklist);
+Datum
+jwt_blacklist(PG_FUNCTION_ARGS)
+{
+	jws_token	token;
+	const char *jti;
+	size_t		jti_len;
+	unsigned char hash[SHA256_LEN];
+
+	require_argument(fcinfo, 0, "token");
+	decode_unverified(PG_GETARG_TEXT_PP(0), &token);
+	token_blacklist_key(&token, &jti, &jti_len, hash);
+	state_blacklist_add(jti, jti_len, hash, token.claims.has_exp, token.claims.exp,
+						PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1));
+	PG_RETURN_VOID();
+}
+
+/* jwt_purge() */
+PG_FUNCTION_INFO_V1(jwt_purge);
+Datum
+jwt_purge(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT64(state_purge());
+}

@@ -1,0 +1,126 @@
+/*
+ * jwt_pg.h
+ *		Declarations shared by the backend parts of jwt_pg.
+ */
+#ifndef JWT_PG_H
+#define JWT_PG_H
+
+#include "postgres.h"
+
+#include "datatype/timestamp.h"
+#include "lib/stringinfo.h"
+#include "utils/jsonb.h"
+
+#include "claims.h"
+#include "codec.h"
+#include "crypto.h"
+
+/* Settings (jwt_pg.c). */
+extern int	jwt_leeway_seconds;
+extern int	jwt_max_token_bytes;
+extern int	jwt_max_json_depth;
+
+/* Longest leeway that a setting or an argument may ask for, in seconds. */
+#define JWT_MAX_LEEWAY_SECONDS 300
+
+/* Bytes of random data in a generated jti (128 bits). */
+#define JWT_JTI_BYTES 16
+
+/* Schema that holds the extension's tables. */
+#define JWT_STATE_SCHEMA "jwt_pg"
+
+/*
+ * Why a token was rejected.  Each reason has one stable message (see
+ * token_failure_message) and raises SQLSTATE 28000.
+ */
+typedef enum token_failure
+{
+	TOKEN_OK,
+	TOKEN_TOO_LARGE,
+	TOKEN_MALFORMED,
+	TOKEN_MALFORMED_HEADER,
+	TOKEN_MALFORMED_CLAIMS,
+	TOKEN_ALG_NOT_ALLOWED,
+	TOKEN_INVALID_SIGNATURE,
+	TOKEN_EXPIRED,
+	TOKEN_NOT_YET_VALID,
+	TOKEN_ISSUED_IN_FUTURE,
+	TOKEN_AUDIENCE_MISMATCH,
+	TOKEN_ISSUER_MISMATCH,
+	TOKEN_REVOKED
+} token_failure;
+
+/* A compact JWS, split and decoded (token.c). */
+typedef struct jws_token
+{
+	const char *text;			/* the compact serialization */
+	size_t		len;
+	size_t		signing_input_len;	/* bytes before the second dot */
+	char	   *header_json;
+	size_t		header_json_len;
+	char	   *payload;
+	size_t		payload_len;
+	unsigned char *signature;
+	size_t		signature_len;
+	json_node  *header;
+	jwt_alg		alg;
+	json_node  *claims_root;	/* set by token_read_claims */
+	jwt_claims	claims;
+
+	/* Set when a step fails. */
+	token_failure failure;
+	char	   *detail;
+} jws_token;
+
+/* What a verification accepts. */
+typedef struct verify_options
+{
+	bool		allowed[JWT_ALG_COUNT];
+	double		leeway;
+	const char *audience;
+	size_t		audience_len;
+	const char *issuer;
+	size_t		issuer_len;
+} verify_options;
+
+/* token.c */
+extern const char *token_failure_message(token_failure failure);
+extern void token_raise(const jws_token *token) pg_attribute_noreturn();
+extern double token_now(void);
+extern bool token_decode(jws_token *token, const char *text, size_t len);
+extern bool token_read_header(jws_token *token, bool is_jwt);
+extern bool token_check_alg(jws_token *token, const verify_options *options);
+extern bool token_check_signature(jws_token *token, const unsigned char *key, size_t key_len);
+extern bool token_read_claims(jws_token *token);
+extern bool token_check_claims(jws_token *token, const verify_options *options, double now);
+extern bool token_check_blacklist(jws_token *token);
+extern void token_blacklist_key(const jws_token *token, const char **jti, size_t *jti_len,
+								unsigned char *hash);
+extern void check_secret_length(jwt_alg alg, size_t key_len);
+extern char *jws_sign_compact(const char *header_json, size_t header_len,
+							  const char *payload, size_t payload_len,
+							  jwt_alg alg, const unsigned char *key, size_t key_len);
+extern void jws_build_header(StringInfo out, jwt_alg alg, Jsonb *header,
+							 const char *default_typ);
+extern char *jwt_sign_claims(Jsonb *claims, jwt_alg alg, const unsigned char *key,
+							 size_t key_len, const Interval *expires_in, Jsonb *header);
+extern jwt_alg algorithm_from_text(text *name);
+extern const char *printable_excerpt(const char *s, size_t len);
+
+/* json_bridge.c */
+extern const codec_allocator *palloc_allocator(void);
+extern json_node *parse_json_or_null(const char *src, size_t len, json_parse_result *result);
+extern Jsonb *json_node_to_jsonb(const json_node *node);
+extern void jsonb_to_compact_json(StringInfo out, Jsonb *jsonb);
+extern void append_json_string(StringInfo out, const char *s, size_t len);
+extern void append_json_node(StringInfo out, const json_node *node);
+
+/* state.c */
+extern bool state_blacklist_contains(const char *jti, size_t jti_len,
+									 const unsigned char *hash);
+extern Datum utf8_text_datum(const char *s, size_t len);
+
+/* refresh_worker.c */
+extern bool revoke_family_in_own_transaction(const char *family_id, const char *reason);
+
+#endif							/* JWT_PG_H */

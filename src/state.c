@@ -1,0 +1,398 @@
+/*
+ * state.c
+ *		The extension's tables: the blacklist and refresh tokens.
+ *
+ * The tables live in schema jwt_pg and are not readable by PUBLIC.  The
+ * blacklist lookup in jwt_verify reads the index directly, without SPI and
+ * without a privilege check, so that every role allowed to verify a token
+ * gets the revocation check.  Everything that writes runs through SPI in
+ * functions declared SECURITY DEFINER with a pinned search_path, and every
+ * query names its tables with their schema.
+ *
+ * Raw refresh tokens are never stored, logged or put in a message: the
+ * tables hold their SHA-256 only.
+ */
+#include "jwt_pg.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/skey.h"
+#include "access/table.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "mb/pg_wchar.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+#include "state.h"
+
+/* A text datum in the database encoding from UTF-8 bytes. */
+Datum
+utf8_text_datum(const char *s, size_t len)
+{
+	if (GetDatabaseEncoding() != PG_UTF8)
+	{
+		char	   *server = pg_any_to_server(s, (int) len, PG_UTF8);
+
+		return PointerGetDatum(cstring_to_text(server));
+	}
+	return PointerGetDatum(cstring_to_text_with_len(s, (int) len));
+}
+
+static Oid
+state_relation(const char *name)
+{
+	Oid			namespace_id = get_namespace_oid(JWT_STATE_SCHEMA, true);
+	Oid			relid = InvalidOid;
+
+	if (OidIsValid(namespace_id))
+		relid = get_relname_relid(name, namespace_id);
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation \"%s.%s\" does not exist", JWT_STATE_SCHEMA, name),
+				 errhint("The jwt_pg extension's tables are missing; reinstall the extension.")));
+	return relid;
+}
+
+/*
+ * Look a token up on the blacklist by jti, or by the SHA-256 of its signing
+ * input when jti is NULL.  Uses the active snapshot, so an entry committed
+ * before the current statement began is seen.
+ */
+bool
+state_blacklist_contains(const char *jti, size_t jti_len, const unsigned char *hash)
+{
+	Oid			relid = state_relation("blacklist");
+	Oid			indexid = state_relation(jti ? "blacklist_jti_key" : "blacklist_token_hash_key");
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	Snapshot	snapshot;
+	bool		found;
+	Datum		value;
+
+	if (jti != NULL)
+		value = utf8_text_datum(jti, jti_len);
+	else
+	{
+		bytea	   *digest = palloc(VARHDRSZ + SHA256_LEN);
+
+		SET_VARSIZE(digest, VARHDRSZ + SHA256_LEN);
+		memcpy(VARDATA(digest), hash, SHA256_LEN);
+		value = PointerGetDatum(digest);
+	}
+
+	rel = table_open(relid, AccessShareLock);
+
+	/* The jti column has collation "C", which matches ScanKeyInit's. */
+	ScanKeyInit(&key,
+				get_attnum(relid, jti ? "jti" : "token_hash"),
+				BTEqualStrategyNumber,
+				jti ? F_TEXTEQ : F_BYTEAEQ,
+				value);
+
+	snapshot = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
+	scan = systable_beginscan(rel, indexid, true, snapshot, 1, &key);
+	found = HeapTupleIsValid(systable_getnext(scan));
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+
+	return found;
+}
+
+static void
+spi_connect(void)
+{
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+}
+
+/* Run a query with arguments; all NULL flags are given as a string. */
+static int
+spi_run(const char *query, int nargs, Oid *types, Datum *values, const char *nulls,
+		int expected)
+{
+	int			rc = SPI_execute_with_args(query, nargs, types, values, nulls, false, 0);
+
+	if (rc != expected)
+		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
+	return rc;
+}
+
+static Datum
+bytea_datum(const unsigned char *bytes, size_t len)
+{
+	bytea	   *b = palloc(VARHDRSZ + len);
+
+	SET_VARSIZE(b, VARHDRSZ + len);
+	memcpy(VARDATA(b), bytes, len);
+	return PointerGetDatum(b);
+}
+
+void
+state_blacklist_add(const char *jti, size_t jti_len, const unsigned char *hash,
+					bool has_exp, double exp, text *reason)
+{
+	Oid			types[4] = {TEXTOID, BYTEAOID, FLOAT8OID, TEXTOID};
+	Datum		values[4];
+	char		nulls[5] = "    ";
+
+	if (jti != NULL)
+	{
+		values[0] = utf8_text_datum(jti, jti_len);
+		nulls[1] = 'n';
+	}
+	else
+	{
+		nulls[0] = 'n';
+		values[1] = bytea_datum(hash, SHA256_LEN);
+	}
+	values[2] = Float8GetDatum(exp);
+	if (!has_exp)
+		nulls[2] = 'n';
+	values[3] = PointerGetDatum(reason);
+	if (reason == NULL)
+		nulls[3] = 'n';
+
+	spi_connect();
+	spi_run("INSERT INTO jwt_pg.blacklist (jti, token_hash, expires_at, reason) "
+			"VALUES ($1, $2, pg_catalog.to_timestamp($3), $4) "
+			"ON CONFLICT DO NOTHING",
+			4, types, values, nulls, SPI_OK_INSERT);
+	SPI_finish();
+}
+
+/* Make a new refresh token: random bytes, base64url, and its SHA-256. */
+static char *
+new_refresh_token(unsigned char *hash)
+{
+	unsigned char random[REFRESH_TOKEN_BYTES];
+	char	   *token = palloc(BASE64URL_ENCODED_LEN(REFRESH_TOKEN_BYTES) + 1);
+	size_t		len;
+
+	if (!crypto_random_bytes(random, sizeof(random)))
+		elog(ERROR, "could not generate random bytes with OpenSSL");
+	len = base64url_encode(random, sizeof(random), token);
+	token[len] = '\0';
+	explicit_bzero(random, sizeof(random));
+
+	if (!crypto_sha256((const unsigned char *) token, len, hash))
+		elog(ERROR, "could not compute SHA-256 with OpenSSL");
+	return token;
+}
+
+char *
+state_refresh_generate(text *subject, Interval *lifetime, Jsonb *claims)
+{
+	unsigned char hash[SHA256_LEN];
+	char	   *token = new_refresh_token(hash);
+	Oid			types[4] = {TEXTOID, JSONBOID, INTERVALOID, BYTEAOID};
+	Datum		values[4];
+
+	values[0] = PointerGetDatum(subject);
+	values[1] = PointerGetDatum(claims);
+	values[2] = PointerGetDatum(lifetime);
+	values[3] = bytea_datum(hash, SHA256_LEN);
+
+	spi_connect();
+	spi_run("WITH family AS ("
+			"  INSERT INTO jwt_pg.refresh_families (subject, claims, lifetime)"
+			"  VALUES ($1, $2, $3) RETURNING family_id, lifetime) "
+			"INSERT INTO jwt_pg.refresh_tokens (token_hash, family_id, issued_at, expires_at) "
+			"SELECT $4, family_id, pg_catalog.statement_timestamp(),"
+			"       pg_catalog.statement_timestamp() OPERATOR(pg_catalog.+) lifetime "
+			"FROM family",
+			4, types, values, NULL, SPI_OK_INSERT);
+	SPI_finish();
+	return token;
+}
+
+bool
+state_refresh_valid(const char *token, size_t len)
+{
+	unsigned char hash[SHA256_LEN];
+	Oid			types[1] = {BYTEAOID};
+	Datum		values[1];
+	bool		valid;
+	bool		isnull;
+
+	if (!crypto_sha256((const unsigned char *) token, len, hash))
+		elog(ERROR, "could not compute SHA-256 with OpenSSL");
+	values[0] = bytea_datum(hash, SHA256_LEN);
+
+	spi_connect();
+	spi_run("SELECT EXISTS (SELECT FROM jwt_pg.refresh_tokens t"
+			"  JOIN jwt_pg.refresh_families f ON f.family_id OPERATOR(pg_catalog.=) t.family_id"
+			"  WHERE t.token_hash OPERATOR(pg_catalog.=) $1 AND t.used_at IS NULL"
+			"    AND t.expires_at OPERATOR(pg_catalog.>) pg_catalog.statement_timestamp()"
+			"    AND f.revoked_at IS NULL)",
+			1, types, values, NULL, SPI_OK_SELECT);
+	valid = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_finish();
+	return valid;
+}
+
+static void
+refresh_reject(const char *message, const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+			 errmsg("%s", message),
+			 detail ? errdetail("%s", detail) : 0));
+}
+
+/* Explain why a refresh token could not be used, revoking on reuse. */
+static void
+refresh_failed(Datum hash)
+{
+	Oid			types[1] = {BYTEAOID};
+	Datum		values[1] = {hash};
+	HeapTuple	row;
+	TupleDesc	desc;
+	bool		isnull;
+	bool		used;
+	bool		expired;
+	bool		revoked;
+	char	   *family_id;
+
+	spi_run("SELECT t.used_at IS NOT NULL,"
+			"       t.expires_at OPERATOR(pg_catalog.<=) pg_catalog.statement_timestamp(),"
+			"       f.revoked_at IS NOT NULL, f.family_id::pg_catalog.text"
+			"  FROM jwt_pg.refresh_tokens t"
+			"  JOIN jwt_pg.refresh_families f ON f.family_id OPERATOR(pg_catalog.=) t.family_id"
+			" WHERE t.token_hash OPERATOR(pg_catalog.=) $1",
+			1, types, values, NULL, SPI_OK_SELECT);
+
+	if (SPI_processed == 0)
+		refresh_reject("unknown refresh token",
+					   "No refresh token with this value exists; it may have been purged after it expired.");
+
+	row = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	used = DatumGetBool(SPI_getbinval(row, desc, 1, &isnull));
+	expired = DatumGetBool(SPI_getbinval(row, desc, 2, &isnull));
+	revoked = DatumGetBool(SPI_getbinval(row, desc, 3, &isnull));
+	family_id = SPI_getvalue(row, desc, 4);
+
+	if (revoked)
+		refresh_reject("refresh token has been revoked",
+					   "The session this refresh token belongs to was revoked.");
+	if (used)
+	{
+		/*
+		 * Someone presented a token that was already rotated: either the
+		 * client or a thief holds a stale copy.  Revoke the whole family in
+		 * a transaction of its own, so that the revocation survives the
+		 * error that aborts this one.
+		 */
+		if (!revoke_family_in_own_transaction(family_id, "refresh token reuse"))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+					 errmsg("could not revoke the session of a reused refresh token"),
+					 errdetail("The background worker that revokes the session did not finish."),
+					 errhint("Check the server log, and that max_worker_processes leaves a free slot.")));
+		refresh_reject("refresh token reuse detected",
+					   "This refresh token was already used, so its session has been revoked.");
+	}
+	if (expired)
+		refresh_reject("refresh token has expired", NULL);
+
+	/* The row qualified after all: the rotation lost a race and retried. */
+	refresh_reject("refresh token could not be used",
+				   "It changed while this call was running; try again.");
+}
+
+/*
+ * Rotate a refresh token: mark it used and issue its successor in the same
+ * family.  Returns the successor and the claims for the access token.
+ */
+char *
+state_refresh_rotate(const char *token, size_t len, Jsonb **claims)
+{
+	unsigned char hash[SHA256_LEN];
+	unsigned char new_hash[SHA256_LEN];
+	char	   *new_token = new_refresh_token(new_hash);
+	Oid			update_types[1] = {BYTEAOID};
+	Datum		update_values[1];
+	Oid			insert_types[3] = {BYTEAOID, UUIDOID, INTERVALOID};
+	Datum		insert_values[3];
+	HeapTuple	row;
+	TupleDesc	desc;
+	bool		isnull;
+	MemoryContext caller = CurrentMemoryContext;
+	MemoryContext spi;
+
+	if (!crypto_sha256((const unsigned char *) token, len, hash))
+		elog(ERROR, "could not compute SHA-256 with OpenSSL");
+	update_values[0] = bytea_datum(hash, SHA256_LEN);
+	insert_values[0] = bytea_datum(new_hash, SHA256_LEN);
+
+	spi_connect();
+
+	/*
+	 * The UPDATE takes the row lock, so of two sessions presenting the same
+	 * token, the second waits, re-reads the row and finds it used.
+	 */
+	spi_run("UPDATE jwt_pg.refresh_tokens t SET used_at = pg_catalog.statement_timestamp()"
+			"  FROM jwt_pg.refresh_families f"
+			" WHERE t.token_hash OPERATOR(pg_catalog.=) $1 AND t.used_at IS NULL"
+			"   AND t.expires_at OPERATOR(pg_catalog.>) pg_catalog.statement_timestamp()"
+			"   AND f.family_id OPERATOR(pg_catalog.=) t.family_id AND f.revoked_at IS NULL"
+			" RETURNING t.family_id, f.lifetime,"
+			"   f.claims OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('sub', f.subject)",
+			1, update_types, update_values, NULL, SPI_OK_UPDATE_RETURNING);
+
+	if (SPI_processed != 1)
+		refresh_failed(update_values[0]);
+
+	row = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	insert_values[1] = SPI_getbinval(row, desc, 1, &isnull);
+	insert_values[2] = SPI_getbinval(row, desc, 2, &isnull);
+
+	spi = MemoryContextSwitchTo(caller);
+	*claims = DatumGetJsonbPCopy(SPI_getbinval(row, desc, 3, &isnull));
+	MemoryContextSwitchTo(spi);
+
+	spi_run("INSERT INTO jwt_pg.refresh_tokens (token_hash, family_id, issued_at, expires_at)"
+			" VALUES ($1, $2, pg_catalog.statement_timestamp(),"
+			"         pg_catalog.statement_timestamp() OPERATOR(pg_catalog.+) $3)",
+			3, insert_types, insert_values, NULL, SPI_OK_INSERT);
+	SPI_finish();
+	return new_token;
+}
+
+int64
+state_purge(void)
+{
+	int64		removed;
+	bool		isnull;
+
+	spi_connect();
+	spi_run("WITH tokens AS ("
+			"  DELETE FROM jwt_pg.refresh_tokens"
+			"   WHERE expires_at OPERATOR(pg_catalog.<=) pg_catalog.statement_timestamp()"
+			"  RETURNING 1),"
+			" entries AS ("
+			"  DELETE FROM jwt_pg.blacklist"
+			"   WHERE expires_at OPERATOR(pg_catalog.<=) pg_catalog.statement_timestamp()"
+			"  RETURNING 1),"
+			" families AS ("
+			"  DELETE FROM jwt_pg.refresh_families f WHERE NOT EXISTS ("
+			"    SELECT FROM jwt_pg.refresh_tokens t"
+			"     WHERE t.family_id OPERATOR(pg_catalog.=) f.family_id"
+			"       AND t.expires_at OPERATOR(pg_catalog.>) pg_catalog.statement_timestamp())"
+			"  RETURNING 1) "
+			"SELECT (SELECT pg_catalog.count(*) FROM tokens)"
+			"  OPERATOR(pg_catalog.+) (SELECT pg_catalog.count(*) FROM entries),"
+			"  (SELECT pg_catalog.count(*) FROM families)",
+			0, NULL, NULL, NULL, SPI_OK_SELECT);
+	removed = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_finish();
+	return removed;
+}

@@ -19,7 +19,7 @@ PG_CPPFLAGS = -I$(srcdir)/src
 SHLIB_LINK = -lcrypto
 
 # Regression tests run in this order; setup creates the extension and roles.
-REGRESS = setup codec create verify cases jws decode refresh blacklist privileges
+REGRESS = setup create verify cases jws decode refresh blacklist privileges
 REGRESS_OPTS = --inputdir=.
 ISOLATION = refresh_race
 ISOLATION_OPTS = --load-extension=jwt_pg

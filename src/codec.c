@@ -103,6 +103,15 @@ base64url_decode(const char *src, size_t len, unsigned char *dst,
 	uint32_t	acc = 0;
 	int			bits = 0;
 
+	for (i = 0; i < len; i++)
+	{
+		if (!base64url_char_valid((unsigned char) src[i]))
+		{
+			*bad_offset = i;
+			return false;
+		}
+	}
+
 	/* A single character left over encodes fewer than 8 bits. */
 	if (len % 4 == 1)
 	{
@@ -114,11 +123,6 @@ base64url_decode(const char *src, size_t len, unsigned char *dst,
 	{
 		unsigned char c = (unsigned char) src[i];
 
-		if (!base64url_char_valid(c))
-		{
-			*bad_offset = i;
-			return false;
-		}
 		acc = (acc << 6) | (uint32_t) base64url_values[c];
 		bits += 6;
 		if (bits >= 8)

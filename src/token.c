@@ -209,19 +209,19 @@ token_decode(jws_token *token, const char *text, size_t len)
 
 /* Record why a header or claims text is not acceptable JSON. */
 static bool
-reject_json(jws_token *token, token_failure failure, const char *what,
+reject_json(jws_token *token, token_failure failure, const char *part,
 			const json_parse_result *result)
 {
 	if (result->error == JSON_ERR_TOO_DEEP)
 		return reject(token, TOKEN_TOO_LARGE,
-					  "The %s nest deeper than jwt_pg.max_json_depth (%d).",
-					  what, jwt_max_json_depth);
+					  "Nesting in the %s is deeper than jwt_pg.max_json_depth (%d).",
+					  part, jwt_max_json_depth);
 	if (result->error == JSON_ERR_DUPLICATE_KEY)
 		return reject(token, failure,
-					  "The %s name the member \"%s\" more than once.",
-					  what, printable_excerpt(result->key, result->key_len));
-	return reject(token, failure, "The %s are not valid JSON: %s at byte %zu.",
-				  what, json_error_text(result->error), result->offset + 1);
+					  "The member \"%s\" appears more than once in the %s.",
+					  printable_excerpt(result->key, result->key_len), part);
+	return reject(token, failure, "Invalid JSON in the %s: %s at byte %zu.",
+				  part, json_error_text(result->error), result->offset + 1);
 }
 
 /*
@@ -237,7 +237,7 @@ token_read_header(jws_token *token, bool is_jwt)
 
 	token->header = parse_json_or_null(token->header_json, token->header_json_len, &result);
 	if (token->header == NULL)
-		return reject_json(token, TOKEN_MALFORMED_HEADER, "header members", &result);
+		return reject_json(token, TOKEN_MALFORMED_HEADER, "header", &result);
 	if (token->header->kind != JSON_OBJECT)
 		return reject(token, TOKEN_MALFORMED_HEADER, "The header is not a JSON object.");
 

@@ -33,31 +33,20 @@
 static const char base64url_alphabet[] =
 "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-/* Value of each base64url character, or -1. */
-static const signed char base64url_values[256] = {
-	['A'] = 0,['B'] = 1,['C'] = 2,['D'] = 3,['E'] = 4,['F'] = 5,['G'] = 6,
-	['H'] = 7,['I'] = 8,['J'] = 9,['K'] = 10,['L'] = 11,['M'] = 12,
-	['N'] = 13,['O'] = 14,['P'] = 15,['Q'] = 16,['R'] = 17,['S'] = 18,
-	['T'] = 19,['U'] = 20,['V'] = 21,['W'] = 22,['X'] = 23,['Y'] = 24,
-	['Z'] = 25,['a'] = 26,['b'] = 27,['c'] = 28,['d'] = 29,['e'] = 30,
-	['f'] = 31,['g'] = 32,['h'] = 33,['i'] = 34,['j'] = 35,['k'] = 36,
-	['l'] = 37,['m'] = 38,['n'] = 39,['o'] = 40,['p'] = 41,['q'] = 42,
-	['r'] = 43,['s'] = 44,['t'] = 45,['u'] = 46,['v'] = 47,['w'] = 48,
-	['x'] = 49,['y'] = 50,['z'] = 51,['0'] = 52,['1'] = 53,['2'] = 54,
-	['3'] = 55,['4'] = 56,['5'] = 57,['6'] = 58,['7'] = 59,['8'] = 60,
-	['9'] = 61,['-'] = 62,['_'] = 63,
+/* Value of each base64url character plus one, or 0 outside the alphabet. */
+static const unsigned char base64url_values[256] = {
+	['A'] = 1,['B'] = 2,['C'] = 3,['D'] = 4,['E'] = 5,['F'] = 6,['G'] = 7,
+	['H'] = 8,['I'] = 9,['J'] = 10,['K'] = 11,['L'] = 12,['M'] = 13,
+	['N'] = 14,['O'] = 15,['P'] = 16,['Q'] = 17,['R'] = 18,['S'] = 19,
+	['T'] = 20,['U'] = 21,['V'] = 22,['W'] = 23,['X'] = 24,['Y'] = 25,
+	['Z'] = 26,['a'] = 27,['b'] = 28,['c'] = 29,['d'] = 30,['e'] = 31,
+	['f'] = 32,['g'] = 33,['h'] = 34,['i'] = 35,['j'] = 36,['k'] = 37,
+	['l'] = 38,['m'] = 39,['n'] = 40,['o'] = 41,['p'] = 42,['q'] = 43,
+	['r'] = 44,['s'] = 45,['t'] = 46,['u'] = 47,['v'] = 48,['w'] = 49,
+	['x'] = 50,['y'] = 51,['z'] = 52,['0'] = 53,['1'] = 54,['2'] = 55,
+	['3'] = 56,['4'] = 57,['5'] = 58,['6'] = 59,['7'] = 60,['8'] = 61,
+	['9'] = 62,['-'] = 63,['_'] = 64,
 };
-
-/*
- * The table above leaves every byte outside the alphabet at 0, the value of
- * 'A', so membership is checked here instead.
- */
-static bool
-base64url_char_valid(unsigned char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		(c >= '0' && c <= '9') || c == '-' || c == '_';
-}
 
 size_t
 base64url_encode(const unsigned char *src, size_t len, char *dst)
@@ -98,32 +87,41 @@ bool
 base64url_decode(const char *src, size_t len, unsigned char *dst,
 				 size_t *dst_len, size_t *bad_offset)
 {
+	const unsigned char *in = (const unsigned char *) src;
+	size_t		full = len - len % 4;
 	size_t		out = 0;
 	size_t		i;
 	uint32_t	acc = 0;
 	int			bits = 0;
 
-	for (i = 0; i < len; i++)
+	/* Whole groups of four characters make three bytes. */
+	for (i = 0; i < full; i += 4)
 	{
-		if (!base64url_char_valid((unsigned char) src[i]))
+		unsigned int a = base64url_values[in[i]];
+		unsigned int b = base64url_values[in[i + 1]];
+		unsigned int c = base64url_values[in[i + 2]];
+		unsigned int d = base64url_values[in[i + 3]];
+		uint32_t	v;
+
+		if (a == 0 || b == 0 || c == 0 || d == 0)
+			break;
+		v = ((a - 1) << 18) | ((b - 1) << 12) | ((c - 1) << 6) | (d - 1);
+		dst[out++] = (unsigned char) (v >> 16);
+		dst[out++] = (unsigned char) (v >> 8);
+		dst[out++] = (unsigned char) v;
+	}
+
+	/* The rest, one character at a time, finds the offset of a bad one. */
+	for (; i < len; i++)
+	{
+		unsigned int v = base64url_values[in[i]];
+
+		if (v == 0)
 		{
 			*bad_offset = i;
 			return false;
 		}
-	}
-
-	/* A single character left over encodes fewer than 8 bits. */
-	if (len % 4 == 1)
-	{
-		*bad_offset = len - 1;
-		return false;
-	}
-
-	for (i = 0; i < len; i++)
-	{
-		unsigned char c = (unsigned char) src[i];
-
-		acc = (acc << 6) | (uint32_t) base64url_values[c];
+		acc = (acc << 6) | (v - 1);
 		bits += 6;
 		if (bits >= 8)
 		{
@@ -133,8 +131,11 @@ base64url_decode(const char *src, size_t len, unsigned char *dst,
 		}
 	}
 
-	/* The bits left over must be zero, or two strings decode alike. */
-	if (acc != 0)
+	/*
+	 * A single character left over encodes fewer than 8 bits, and the bits
+	 * left over must be zero, or two strings would decode alike.
+	 */
+	if (len % 4 == 1 || acc != 0)
 	{
 		*bad_offset = len - 1;
 		return false;

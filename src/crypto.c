@@ -29,8 +29,23 @@ static const alg_info algorithms[JWT_ALG_COUNT] = {
 	[JWT_ALG_HS512] = {"HS512", "SHA512", 64},
 };
 
+/* Keys longer than this are not remembered between calls. */
+#define REMEMBERED_KEY_MAX 256
+
+/*
+ * One HMAC context per algorithm.  Each remembers the key it was last
+ * initialized with, because re-keying costs two hash blocks and several
+ * allocations, and a verifier usually sees the same key again and again.
+ */
+typedef struct hmac_state
+{
+	EVP_MAC_CTX *ctx;
+	size_t		key_len;		/* 0 when no key is remembered */
+	unsigned char key[REMEMBERED_KEY_MAX];
+} hmac_state;
+
 static EVP_MAC *hmac_method;
-static EVP_MAC_CTX *hmac_contexts[JWT_ALG_COUNT];
+static hmac_state hmac_states[JWT_ALG_COUNT];
 static EVP_MD *sha256_method;
 
 bool
@@ -60,14 +75,15 @@ jwt_alg_mac_len(jwt_alg alg)
 	return algorithms[alg].mac_len;
 }
 
-/* Return a context for the algorithm with its digest set but no key. */
-static EVP_MAC_CTX *
-hmac_context(jwt_alg alg)
+/* Return the state for the algorithm, with its digest set. */
+static hmac_state *
+hmac_state_for(jwt_alg alg)
 {
+	hmac_state *state = &hmac_states[alg];
 	OSSL_PARAM	params[2];
 
-	if (hmac_contexts[alg] != NULL)
-		return hmac_contexts[alg];
+	if (state->ctx != NULL)
+		return state;
 
 	if (hmac_method == NULL)
 	{
@@ -76,19 +92,40 @@ hmac_context(jwt_alg alg)
 			return NULL;
 	}
 
-	hmac_contexts[alg] = EVP_MAC_CTX_new(hmac_method);
-	if (hmac_contexts[alg] == NULL)
+	state->ctx = EVP_MAC_CTX_new(hmac_method);
+	if (state->ctx == NULL)
 		return NULL;
 
 	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
 												 (char *) algorithms[alg].digest, 0);
 	params[1] = OSSL_PARAM_construct_end();
-	if (!EVP_MAC_CTX_set_params(hmac_contexts[alg], params))
+	if (!EVP_MAC_CTX_set_params(state->ctx, params))
 	{
-		EVP_MAC_CTX_free(hmac_contexts[alg]);
-		hmac_contexts[alg] = NULL;
+		EVP_MAC_CTX_free(state->ctx);
+		state->ctx = NULL;
+		return NULL;
 	}
-	return hmac_contexts[alg];
+	state->key_len = 0;
+	return state;
+}
+
+/* Initialize the context with a key, reusing it when it is the same. */
+static bool
+hmac_init(hmac_state *state, const unsigned char *key, size_t key_len)
+{
+	if (key_len > 0 && key_len == state->key_len &&
+		CRYPTO_memcmp(key, state->key, key_len) == 0)
+		return EVP_MAC_init(state->ctx, NULL, 0, NULL) == 1;
+
+	state->key_len = 0;
+	if (EVP_MAC_init(state->ctx, key, key_len, NULL) != 1)
+		return false;
+	if (key_len > 0 && key_len <= REMEMBERED_KEY_MAX)
+	{
+		memcpy(state->key, key, key_len);
+		state->key_len = key_len;
+	}
+	return true;
 }
 
 bool
@@ -96,20 +133,19 @@ crypto_hmac(jwt_alg alg, const unsigned char *key, size_t key_len,
 			const unsigned char *data, size_t len,
 			unsigned char *mac, size_t *mac_len)
 {
-	EVP_MAC_CTX *ctx = hmac_context(alg);
-	static const unsigned char empty_key[1];
+	hmac_state *state = hmac_state_for(alg);
 
-	if (ctx == NULL)
+	/* Keys shorter than the hash output are rejected before this point. */
+	if (state == NULL || key_len == 0)
 		return false;
 
-	/* OpenSSL takes a NULL key to mean "keep the previous one". */
-	if (key_len == 0)
-		key = empty_key;
-
-	if (!EVP_MAC_init(ctx, key, key_len, NULL) ||
-		!EVP_MAC_update(ctx, data, len) ||
-		!EVP_MAC_final(ctx, mac, mac_len, JWT_MAX_MAC_LEN))
+	if (!hmac_init(state, key, key_len) ||
+		!EVP_MAC_update(state->ctx, data, len) ||
+		!EVP_MAC_final(state->ctx, mac, mac_len, JWT_MAX_MAC_LEN))
+	{
+		state->key_len = 0;
 		return false;
+	}
 	return *mac_len == algorithms[alg].mac_len;
 }
 

@@ -52,64 +52,127 @@ set_string_value(JsonbValue *value, const char *utf8, size_t len)
 	}
 }
 
-static JsonbValue *
-push_node(JsonbParseState **state, const json_node *node, JsonbIteratorToken token)
+/* Make a numeric from JSON number text, which the codec has range-checked. */
+static Numeric
+number_to_numeric(const char *text, size_t len)
 {
-	JsonbValue	value;
+	/* Most numbers in tokens are NumericDates: take a shortcut for them. */
+	if (len > 0 && len <= 18)
+	{
+		int64		value = 0;
+		size_t		i = (text[0] == '-') ? 1 : 0;
+		bool		plain = (i < len);
+
+		for (; i < len && plain; i++)
+		{
+			if (text[i] < '0' || text[i] > '9')
+				plain = false;
+			else
+				value = value * 10 + (text[i] - '0');
+		}
+		if (plain)
+		{
+			if (text[0] == '-')
+				value = -value;
+#if PG_VERSION_NUM >= 140000
+			return int64_to_numeric(value);
+#else
+			return DatumGetNumeric(DirectFunctionCall1(int8_numeric, Int64GetDatum(value)));
+#endif
+		}
+	}
+
+	return DatumGetNumeric(DirectFunctionCall3(numeric_in,
+											   CStringGetDatum(pnstrdup(text, len)),
+											   ObjectIdGetDatum(InvalidOid),
+											   Int32GetDatum(-1)));
+}
+
+/* jsonb's order of object keys: shorter first, then bytewise. */
+static int
+compare_pairs(const JsonbPair *a, const JsonbPair *b)
+{
+	const JsonbValue *x = &a->key;
+	const JsonbValue *y = &b->key;
+
+	if (x->val.string.len != y->val.string.len)
+		return x->val.string.len < y->val.string.len ? -1 : 1;
+	return memcmp(x->val.string.val, y->val.string.val, x->val.string.len);
+}
+
+static void
+node_to_value(const json_node *node, JsonbValue *value)
+{
+	const json_node *child;
+	int			i;
 
 	switch (node->kind)
 	{
 		case JSON_OBJECT:
-			pushJsonbValue(state, WJB_BEGIN_OBJECT, NULL);
-			for (const json_node *child = node->first_child; child; child = child->next)
+			value->type = jbvObject;
+			value->val.object.nPairs = (int) node->count;
+			value->val.object.pairs = palloc(sizeof(JsonbPair) * Max(node->count, 1));
+			for (i = 0, child = node->first_child; child; child = child->next, i++)
 			{
-				JsonbValue	key;
+				JsonbPair  *pair = &value->val.object.pairs[i];
+				int			j;
 
-				set_string_value(&key, child->key, child->key_len);
-				pushJsonbValue(state, WJB_KEY, &key);
-				push_node(state, child, WJB_VALUE);
+				set_string_value(&pair->key, child->key, child->key_len);
+				pair->order = i;
+				node_to_value(child, &pair->value);
+
+				/*
+				 * Insertion sort: objects in tokens are small, and the codec
+				 * has already rejected duplicate names.
+				 */
+				for (j = i; j > 0 && compare_pairs(&value->val.object.pairs[j - 1],
+												   &value->val.object.pairs[j]) > 0; j--)
+				{
+					JsonbPair	swap = value->val.object.pairs[j];
+
+					value->val.object.pairs[j] = value->val.object.pairs[j - 1];
+					value->val.object.pairs[j - 1] = swap;
+				}
 			}
-			return pushJsonbValue(state, WJB_END_OBJECT, NULL);
+			break;
 
 		case JSON_ARRAY:
-			pushJsonbValue(state, WJB_BEGIN_ARRAY, NULL);
-			for (const json_node *child = node->first_child; child; child = child->next)
-				push_node(state, child, WJB_ELEM);
-			return pushJsonbValue(state, WJB_END_ARRAY, NULL);
+			value->type = jbvArray;
+			value->val.array.rawScalar = false;
+			value->val.array.nElems = (int) node->count;
+			value->val.array.elems = palloc(sizeof(JsonbValue) * Max(node->count, 1));
+			for (i = 0, child = node->first_child; child; child = child->next, i++)
+				node_to_value(child, &value->val.array.elems[i]);
+			break;
 
 		case JSON_STRING:
-			set_string_value(&value, node->text, node->text_len);
+			set_string_value(value, node->text, node->text_len);
 			break;
 
 		case JSON_NUMBER:
-			/* The codec has checked that numeric can hold this number. */
-			value.type = jbvNumeric;
-			value.val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in,
-																	CStringGetDatum(pnstrdup(node->text, node->text_len)),
-																	ObjectIdGetDatum(InvalidOid),
-																	Int32GetDatum(-1)));
+			value->type = jbvNumeric;
+			value->val.numeric = number_to_numeric(node->text, node->text_len);
 			break;
 
 		case JSON_TRUE:
 		case JSON_FALSE:
-			value.type = jbvBool;
-			value.val.boolean = (node->kind == JSON_TRUE);
+			value->type = jbvBool;
+			value->val.boolean = (node->kind == JSON_TRUE);
 			break;
 
 		case JSON_NULL:
-			value.type = jbvNull;
+			value->type = jbvNull;
 			break;
 	}
-
-	return pushJsonbValue(state, token, &value);
 }
 
 Jsonb *
 json_node_to_jsonb(const json_node *node)
 {
-	JsonbParseState *state = NULL;
+	JsonbValue	value;
 
-	if (node->kind != JSON_OBJECT && node->kind != JSON_ARRAY)
+	node_to_value(node, &value);
+	if (value.type != jbvObject && value.type != jbvArray)
 	{
 		/* jsonb stores a lone scalar as a one-element "raw scalar" array. */
 		JsonbValue	array;
@@ -117,12 +180,10 @@ json_node_to_jsonb(const json_node *node)
 		array.type = jbvArray;
 		array.val.array.rawScalar = true;
 		array.val.array.nElems = 1;
-		pushJsonbValue(&state, WJB_BEGIN_ARRAY, &array);
-		push_node(&state, node, WJB_ELEM);
-		return JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_ARRAY, NULL));
+		array.val.array.elems = &value;
+		return JsonbValueToJsonb(&array);
 	}
-
-	return JsonbValueToJsonb(push_node(&state, node, WJB_DONE));
+	return JsonbValueToJsonb(&value);
 }
 
 /* Append a JSON string literal, escaping as RFC 8259 section 7 requires. */

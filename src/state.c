@@ -24,6 +24,7 @@
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -43,6 +44,16 @@ utf8_text_datum(const char *s, size_t len)
 	return PointerGetDatum(cstring_to_text_with_len(s, (int) len));
 }
 
+static Datum
+bytea_datum(const unsigned char *bytes, size_t len)
+{
+	bytea	   *b = palloc(VARHDRSZ + len);
+
+	SET_VARSIZE(b, VARHDRSZ + len);
+	memcpy(VARDATA(b), bytes, len);
+	return PointerGetDatum(b);
+}
+
 static Oid
 state_relation(const char *name)
 {
@@ -60,6 +71,51 @@ state_relation(const char *name)
 }
 
 /*
+ * The blacklist's OIDs, looked up once per backend and forgotten when the
+ * relcache reports a change to any of them (DROP EXTENSION, for one).
+ */
+typedef struct blacklist_relations
+{
+	bool		valid;
+	Oid			table;
+	Oid			jti_index;
+	Oid			hash_index;
+	AttrNumber	jti_column;
+	AttrNumber	hash_column;
+} blacklist_relations;
+
+static blacklist_relations blacklist;
+static bool blacklist_callback_registered = false;
+
+static void
+forget_blacklist(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == blacklist.table ||
+		relid == blacklist.jti_index || relid == blacklist.hash_index)
+		blacklist.valid = false;
+}
+
+static const blacklist_relations *
+blacklist_lookup(void)
+{
+	if (blacklist.valid)
+		return &blacklist;
+
+	if (!blacklist_callback_registered)
+	{
+		CacheRegisterRelcacheCallback(forget_blacklist, (Datum) 0);
+		blacklist_callback_registered = true;
+	}
+	blacklist.table = state_relation("blacklist");
+	blacklist.jti_index = state_relation("blacklist_jti_key");
+	blacklist.hash_index = state_relation("blacklist_token_hash_key");
+	blacklist.jti_column = get_attnum(blacklist.table, "jti");
+	blacklist.hash_column = get_attnum(blacklist.table, "token_hash");
+	blacklist.valid = true;
+	return &blacklist;
+}
+
+/*
  * Look a token up on the blacklist by jti, or by the SHA-256 of its signing
  * input when jti is NULL.  Uses the active snapshot, so an entry committed
  * before the current statement began is seen.
@@ -67,37 +123,26 @@ state_relation(const char *name)
 bool
 state_blacklist_contains(const char *jti, size_t jti_len, const unsigned char *hash)
 {
-	Oid			relid = state_relation("blacklist");
-	Oid			indexid = state_relation(jti ? "blacklist_jti_key" : "blacklist_token_hash_key");
+	const blacklist_relations *oids = blacklist_lookup();
 	Relation	rel;
 	ScanKeyData key;
 	SysScanDesc scan;
 	Snapshot	snapshot;
 	bool		found;
-	Datum		value;
 
-	if (jti != NULL)
-		value = utf8_text_datum(jti, jti_len);
-	else
-	{
-		bytea	   *digest = palloc(VARHDRSZ + SHA256_LEN);
-
-		SET_VARSIZE(digest, VARHDRSZ + SHA256_LEN);
-		memcpy(VARDATA(digest), hash, SHA256_LEN);
-		value = PointerGetDatum(digest);
-	}
-
-	rel = table_open(relid, AccessShareLock);
+	rel = table_open(oids->table, AccessShareLock);
 
 	/* The jti column has collation "C", which matches ScanKeyInit's. */
-	ScanKeyInit(&key,
-				get_attnum(relid, jti ? "jti" : "token_hash"),
-				BTEqualStrategyNumber,
-				jti ? F_TEXTEQ : F_BYTEAEQ,
-				value);
+	if (jti != NULL)
+		ScanKeyInit(&key, oids->jti_column, BTEqualStrategyNumber, F_TEXTEQ,
+					utf8_text_datum(jti, jti_len));
+	else
+		ScanKeyInit(&key, oids->hash_column, BTEqualStrategyNumber, F_BYTEAEQ,
+					bytea_datum(hash, SHA256_LEN));
 
 	snapshot = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
-	scan = systable_beginscan(rel, indexid, true, snapshot, 1, &key);
+	scan = systable_beginscan(rel, jti ? oids->jti_index : oids->hash_index,
+							  true, snapshot, 1, &key);
 	found = HeapTupleIsValid(systable_getnext(scan));
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
@@ -122,16 +167,6 @@ spi_run(const char *query, int nargs, Oid *types, Datum *values, const char *nul
 	if (rc != expected)
 		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
 	return rc;
-}
-
-static Datum
-bytea_datum(const unsigned char *bytes, size_t len)
-{
-	bytea	   *b = palloc(VARHDRSZ + len);
-
-	SET_VARSIZE(b, VARHDRSZ + len);
-	memcpy(VARDATA(b), bytes, len);
-	return PointerGetDatum(b);
 }
 
 void

@@ -22,7 +22,7 @@ INSERT INTO bench_queries VALUES
                         '0123456789abcdef0123456789abcdef', 'sha256')) FROM bench_tokens$q$),
   ('jwt_verify',
    $q$SELECT count(jwt_verify(token, '0123456789abcdef0123456789abcdef')) FROM bench_tokens$q$),
-  ('create baseline: jsonb_build_object, base64url and hmac',
+  ('create baseline: jsonb_build_object + base64url + hmac',
    $q$SELECT count(h || '.' || p || '.' ||
                    translate(encode(hmac(h || '.' || p, '0123456789abcdef0123456789abcdef', 'sha256'), 'base64'), E'+/=\n', '-_'))
         FROM (SELECT 'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9' AS h,
@@ -61,18 +61,18 @@ BEGIN
   END LOOP;
 END $$;
 
-SELECT pg_temp.run_rounds('empty blacklist', '.');
+SELECT pg_temp.run_rounds('empty blacklist', '.') \g /dev/null
 
 -- 100,000 revoked tokens that are not the ones verified.
 INSERT INTO jwt_pg.blacklist (jti, expires_at, reason)
 SELECT 'revoked-' || g, statement_timestamp() + interval '1 day', 'benchmark'
   FROM generate_series(1, 100000) g;
 ANALYZE jwt_pg.blacklist;
-SELECT pg_temp.run_rounds('100,000 blacklist entries', 'verify');
+SELECT pg_temp.run_rounds('100000 blacklist entries', 'verify') \g /dev/null
 DELETE FROM jwt_pg.blacklist WHERE reason = 'benchmark';
 
-\echo
-\echo Median milliseconds per query over :rows tokens; ratio to its baseline.
+-- Median milliseconds per query over all tokens, and the ratio to the
+-- baseline of the same phase.
 WITH medians AS (
   SELECT phase, query, percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS ms
     FROM bench_results GROUP BY phase, query
@@ -83,4 +83,4 @@ SELECT m.phase, m.query, round(m.ms::numeric, 1) AS median_ms,
   FROM medians m
   JOIN medians b ON b.phase = m.phase
    AND b.query LIKE split_part(CASE WHEN m.query LIKE '%create%' THEN 'create' ELSE 'verify' END, ' ', 1) || ' baseline%'
- ORDER BY m.phase, m.query;
+ ORDER BY m.phase DESC, m.query DESC;

@@ -1,6 +1,6 @@
 --
 -- Tokens that JWT libraries have got wrong, one per kind of fault, with
--- the answer a careful verifier gives.  The secret and times are fixed:
+-- the result a careful verifier gives.  The secret and times are fixed:
 -- exp 4102444800 is 2100-01-01, exp 1 is long past.
 --
 

@@ -35,7 +35,7 @@ static const alg_info algorithms[JWT_ALG_COUNT] = {
 /*
  * One HMAC context per algorithm.  Each remembers the key it was last
  * initialized with, because re-keying costs two hash blocks and several
- * allocations, and a verifier usually sees the same key again and again.
+ * allocations, and a verifier usually receives the same key on every call.
  */
 typedef struct hmac_state
 {

@@ -20,13 +20,13 @@ extern int	jwt_leeway_seconds;
 extern int	jwt_max_token_bytes;
 extern int	jwt_max_json_depth;
 
-/* Longest leeway that a setting or an argument may ask for, in seconds. */
+/* Maximum leeway that a setting or an argument may request, in seconds. */
 #define JWT_MAX_LEEWAY_SECONDS 300
 
 /* Bytes of random data in a generated jti (128 bits). */
 #define JWT_JTI_BYTES 16
 
-/* Schema that holds the extension's tables. */
+/* Schema that contains the extension's tables. */
 #define JWT_STATE_SCHEMA "jwt_pg"
 
 /*

@@ -5,9 +5,9 @@
  * When a used refresh token is presented again, jwt_refresh revokes the
  * token's family and raises an error.  The error aborts the caller's
  * transaction, so the revocation cannot be made there.  Instead a dynamic
- * background worker connects to the same database as the same role, commits
- * the revocation, and reports through a small shared memory segment; the
- * caller waits for it to exit.
+ * background worker connects to the same database as the same role and
+ * commits the revocation.  It reports through a small shared memory segment,
+ * and the caller waits for it to exit.
  *
  * The worker only updates jwt_pg.refresh_families, and the caller never
  * locks rows of that table, so the wait cannot deadlock on a row lock the

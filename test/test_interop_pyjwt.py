@@ -16,6 +16,8 @@ import unittest
 
 import jwt
 import psycopg2
+
+import _runner
 from psycopg2.extras import Json
 
 DB = 'jwt_interop'
@@ -273,25 +275,5 @@ class Rejections(Case):
                     self.assertPgError('22023', message, pg_verify, token, secret)
 
 
-class CountingResult(unittest.TextTestResult):
-    passed = 0
-
-    def addSuccess(self, test):
-        super().addSuccess(test)
-        self.passed += 1
-
-
-def main():
-    suite = unittest.defaultTestLoader.loadTestsFromModule(sys.modules[__name__])
-    total = suite.countTestCases()
-    runner = unittest.TextTestRunner(stream=sys.stdout, verbosity=2,
-                                     resultclass=CountingResult)
-    result = runner.run(suite)
-    # A method with a failing subtest never reaches addSuccess, so it counts once.
-    failed = total - result.passed - len(result.skipped)
-    print(f'{result.passed} passed, {failed} failed', flush=True)
-    sys.exit(0 if failed == 0 and result.wasSuccessful() else 1)
-
-
 if __name__ == '__main__':
-    main()
+    _runner.main(__name__)

@@ -1,0 +1,93 @@
+#!/usr/bin/python3
+"""jwt_pg in a database whose encoding is not UTF-8.
+
+Tokens always carry UTF-8; jwt_pg converts claims to and from the database
+encoding.  Run with Debian's /usr/bin/python3 (python3-psycopg2).  The
+server comes from the libpq environment.  The test creates the LATIN1
+database jwt_latin1 and drops it at the end.
+"""
+
+import base64
+import json
+import unittest
+
+import psycopg2
+
+import _runner
+
+DB = 'jwt_latin1'
+SECRET = 'latin1-secret-0123456789abcdefgh'
+
+conn = None
+
+
+def admin_execute(sql):
+    admin = psycopg2.connect('')
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(sql)
+    admin.close()
+
+
+def setUpModule():
+    global conn
+    admin_execute(f'DROP DATABASE IF EXISTS {DB}')
+    admin_execute(f"CREATE DATABASE {DB} ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' "
+                  "TEMPLATE template0")
+    conn = psycopg2.connect(dbname=DB)
+    conn.autocommit = True
+    conn.set_client_encoding('UTF8')
+    with conn.cursor() as cur:
+        cur.execute('CREATE EXTENSION jwt_pg')
+
+
+def tearDownModule():
+    conn.close()
+    admin_execute(f'DROP DATABASE IF EXISTS {DB}')
+
+
+def query(sql, *args):
+    with conn.cursor() as cur:
+        cur.execute(sql, args)
+        return cur.fetchone()[0]
+
+
+def segment_json(token, index):
+    part = token.split('.')[index]
+    return base64.urlsafe_b64decode(part + '=' * (-len(part) % 4))
+
+
+class Latin1Database(unittest.TestCase):
+
+    def test_claims_signed_as_utf8(self):
+        """Sign Latin-1 text: the payload bytes are UTF-8."""
+        token = query("SELECT jwt_create(%s::jsonb, %s, header => %s::jsonb)",
+                      '{"name":"Zoë","iat":1,"jti":"j"}', SECRET, '{"kid":"clé"}')
+        self.assertEqual(segment_json(token, 1), '{"iat":1,"jti":"j","name":"Zoë"}'.encode())
+        self.assertEqual(segment_json(token, 0),
+                         '{"alg":"HS256","typ":"JWT","kid":"clé"}'.encode())
+
+    def test_claims_verified_into_latin1(self):
+        """Verify a token signed here: the claims come back as the same text."""
+        token = query("SELECT jwt_create(%s::jsonb, %s)", '{"name":"Zoë"}', SECRET)
+        claims = query("SELECT jwt_verify(%s, %s)", token, SECRET)
+        self.assertEqual(claims['name'], 'Zoë')
+
+    def test_character_missing_from_latin1(self):
+        """A claim with a character that LATIN1 lacks raises an error, not a wrong result."""
+        payload = json.dumps({'city': '東京'}, ensure_ascii=False).encode()
+        token = query("SELECT jws_sign(%s::bytea, %s)", payload, SECRET)
+        with self.assertRaises(psycopg2.Error) as raised:
+            query("SELECT jwt_verify(%s, %s)", token, SECRET)
+        self.assertEqual(raised.exception.pgcode, '22P05')
+
+    def test_blacklist_non_ascii_jti(self):
+        """A jti with a non-ASCII character is matched after conversion."""
+        token = query("SELECT jwt_create(%s::jsonb, %s)", '{"jti":"révoqué"}', SECRET)
+        query("SELECT jwt_blacklist(%s) IS NULL", token)
+        self.assertEqual(query("SELECT jti FROM jwt_pg.blacklist"), 'révoqué')
+        self.assertFalse(query("SELECT jwt_valid(%s, %s)", token, SECRET))
+
+
+if __name__ == '__main__':
+    _runner.main(__name__)

@@ -20,7 +20,7 @@ SHLIB_LINK = -lcrypto
 
 # Regression tests run in this order; setup creates the extension and roles.
 REGRESS = setup create verify cases jws decode refresh blacklist privileges
-REGRESS_OPTS = --inputdir=.
+
 ISOLATION = refresh_race
 ISOLATION_OPTS = --load-extension=jwt_pg
 

@@ -34,7 +34,8 @@ RESET ROLE;
 SET ROLE regress_jwt_auth;
 SELECT jwt_blacklist(t, 'revoked by the auth role') FROM shared_token;
 SELECT jwt_refresh_generate('alice') IS NOT NULL AS may_generate;
-SELECT jwt_refresh_validate(jwt_refresh_generate('alice')) AS generated_valid;
+SELECT jwt_refresh_generate('alice') AS generated \gset
+SELECT jwt_refresh_validate(:'generated') AS generated_valid;
 -- should fail: still no direct access to the tables
 SELECT count(*) FROM jwt_pg.refresh_families;
 RESET ROLE;

@@ -189,7 +189,7 @@ verify_jwt_arguments(FunctionCallInfo fcinfo, jws_token *token)
 	options.leeway = leeway_argument(fcinfo, 5);
 
 	return token_decode(token, VARDATA_ANY(token_text), VARSIZE_ANY_EXHDR(token_text)) &&
-		token_read_header(token, true) &&
+		token_read_header(token) &&
 		token_check_alg(token, &options) &&
 		token_check_signature(token, key, key_len) &&
 		token_read_claims(token) &&
@@ -287,7 +287,7 @@ jws_verify(PG_FUNCTION_ARGS)
 	read_algorithms(fcinfo, 2, &options);
 
 	if (!token_decode(&token, VARDATA_ANY(token_text), VARSIZE_ANY_EXHDR(token_text)) ||
-		!token_read_header(&token, false) ||
+		!token_read_header(&token) ||
 		!token_check_alg(&token, &options) ||
 		!token_check_signature(&token, key, key_len))
 		token_raise(&token);
@@ -303,7 +303,7 @@ static void
 decode_unverified(text *token_text, jws_token *token)
 {
 	if (!token_decode(token, VARDATA_ANY(token_text), VARSIZE_ANY_EXHDR(token_text)) ||
-		!token_read_header(token, true) ||
+		!token_read_header(token) ||
 		!token_read_claims(token))
 		token_raise(token);
 }

@@ -88,7 +88,7 @@ extern const char *token_failure_message(token_failure failure);
 extern void token_raise(const jws_token *token) pg_attribute_noreturn();
 extern double token_now(void);
 extern bool token_decode(jws_token *token, const char *text, size_t len);
-extern bool token_read_header(jws_token *token, bool is_jwt);
+extern bool token_read_header(jws_token *token);
 extern bool token_check_alg(jws_token *token, const verify_options *options);
 extern bool token_check_signature(jws_token *token, const unsigned char *key, size_t key_len);
 extern bool token_read_claims(jws_token *token);

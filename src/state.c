@@ -157,7 +157,10 @@ spi_connect(void)
 		elog(ERROR, "SPI_connect failed");
 }
 
-/* Run a query with arguments; all NULL flags are given as a string. */
+/*
+ * Run a query that may write, with arguments, and check its result code.
+ * nulls is NULL or has 'n' for each NULL argument, as SPI expects.
+ */
 static int
 spi_run(const char *query, int nargs, Oid *types, Datum *values, const char *nulls,
 		int expected)
@@ -260,13 +263,16 @@ state_refresh_valid(const char *token, size_t len)
 		elog(ERROR, "could not compute SHA-256 with OpenSSL");
 	values[0] = bytea_datum(hash, SHA256_LEN);
 
+	/* Read-only, as a STABLE function must be, also in parallel workers. */
 	spi_connect();
-	spi_run("SELECT EXISTS (SELECT FROM jwt_pg.refresh_tokens t"
-			"  JOIN jwt_pg.refresh_families f ON f.family_id OPERATOR(pg_catalog.=) t.family_id"
-			"  WHERE t.token_hash OPERATOR(pg_catalog.=) $1 AND t.used_at IS NULL"
-			"    AND t.expires_at OPERATOR(pg_catalog.>) pg_catalog.statement_timestamp()"
-			"    AND f.revoked_at IS NULL)",
-			1, types, values, NULL, SPI_OK_SELECT);
+	if (SPI_execute_with_args("SELECT EXISTS (SELECT FROM jwt_pg.refresh_tokens t"
+							  "  JOIN jwt_pg.refresh_families f"
+							  "    ON f.family_id OPERATOR(pg_catalog.=) t.family_id"
+							  "  WHERE t.token_hash OPERATOR(pg_catalog.=) $1 AND t.used_at IS NULL"
+							  "    AND t.expires_at OPERATOR(pg_catalog.>) pg_catalog.statement_timestamp()"
+							  "    AND f.revoked_at IS NULL)",
+							  1, types, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute_with_args failed for the refresh token lookup");
 	valid = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_finish();
 	return valid;

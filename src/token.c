@@ -230,7 +230,7 @@ reject_json(jws_token *token, token_failure failure, const char *part,
  * b64 (RFC 7797) is refused because it changes what the signature covers.
  */
 bool
-token_read_header(jws_token *token, bool is_jwt)
+token_read_header(jws_token *token)
 {
 	json_parse_result result;
 	const json_node *alg;
@@ -252,7 +252,6 @@ token_read_header(jws_token *token, bool is_jwt)
 	if (json_object_get(token->header, "b64") != NULL)
 		return reject(token, TOKEN_MALFORMED_HEADER,
 					  "The header sets \"b64\" (RFC 7797), which jwt_pg does not support.");
-	(void) is_jwt;
 	return true;
 }
 

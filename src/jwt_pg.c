@@ -14,6 +14,7 @@
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
+#include "mb/pg_wchar.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -72,7 +73,25 @@ require_argument(FunctionCallInfo fcinfo, int argno, const char *name)
 				 errmsg("%s must not be NULL", name)));
 }
 
-/* A secret argument, text or bytea, as bytes. */
+/* The UTF-8 bytes of a text value, converted from the database encoding. */
+static const char *
+text_to_utf8(text *value, size_t *len)
+{
+	const char *s = VARDATA_ANY(value);
+
+	*len = VARSIZE_ANY_EXHDR(value);
+	if (GetDatabaseEncoding() != PG_UTF8)
+	{
+		s = pg_server_to_any(s, (int) *len, PG_UTF8);
+		*len = strlen(s);
+	}
+	return s;
+}
+
+/*
+ * A secret argument as bytes: a bytea as it is, a text as UTF-8, so that a
+ * text secret means the same key in any database and in other libraries.
+ */
 static const unsigned char *
 secret_argument(FunctionCallInfo fcinfo, int argno, size_t *len)
 {
@@ -80,6 +99,8 @@ secret_argument(FunctionCallInfo fcinfo, int argno, size_t *len)
 
 	require_argument(fcinfo, argno, "secret");
 	secret = PG_GETARG_VARLENA_PP(argno);
+	if (get_fn_expr_argtype(fcinfo->flinfo, argno) == TEXTOID)
+		return (const unsigned char *) text_to_utf8((text *) secret, len);
 	*len = VARSIZE_ANY_EXHDR(secret);
 	return (const unsigned char *) VARDATA_ANY(secret);
 }
@@ -157,15 +178,10 @@ leeway_argument(FunctionCallInfo fcinfo, int argno)
 static void
 optional_text(FunctionCallInfo fcinfo, int argno, const char **value, size_t *len)
 {
-	text	   *t;
-
 	*value = NULL;
 	*len = 0;
-	if (PG_ARGISNULL(argno))
-		return;
-	t = PG_GETARG_TEXT_PP(argno);
-	*value = VARDATA_ANY(t);
-	*len = VARSIZE_ANY_EXHDR(t);
+	if (!PG_ARGISNULL(argno))
+		*value = text_to_utf8(PG_GETARG_TEXT_PP(argno), len);
 }
 
 /*

@@ -81,6 +81,24 @@ class Latin1Database(unittest.TestCase):
             query("SELECT jwt_verify(%s, %s)", token, SECRET)
         self.assertEqual(raised.exception.pgcode, '22P05')
 
+    def test_text_secret_is_utf8(self):
+        """Key HMAC with a text secret's UTF-8 bytes, as other libraries do."""
+        secret = 'clé-' + 'x' * 28
+        as_text = query("SELECT jwt_create('{\"iat\":1,\"jti\":\"j\"}', %s::text)", secret)
+        as_utf8 = query("SELECT jwt_create('{\"iat\":1,\"jti\":\"j\"}', %s::bytea)",
+                        secret.encode())
+        self.assertEqual(as_text, as_utf8)
+        self.assertTrue(query("SELECT jwt_valid(%s, %s::text)", as_utf8, secret))
+
+    def test_audience_and_issuer_compared_as_utf8(self):
+        """Match a non-ASCII audience and issuer given in the database encoding."""
+        token = query("SELECT jwt_create(%s::jsonb, %s)",
+                      '{"aud":"café","iss":"émetteur"}', SECRET)
+        self.assertTrue(query("SELECT jwt_valid(%s, %s, audience => %s, issuer => %s)",
+                              token, SECRET, 'café', 'émetteur'))
+        self.assertFalse(query("SELECT jwt_valid(%s, %s, audience => %s)",
+                               token, SECRET, 'cafe'))
+
     def test_blacklist_non_ascii_jti(self):
         """A jti with a non-ASCII character is matched after conversion."""
         token = query("SELECT jwt_create(%s::jsonb, %s)", '{"jti":"révoqué"}', SECRET)

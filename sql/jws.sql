@@ -52,6 +52,7 @@ SELECT convert_from(jws_verify(jws_sign('{"exp":1}', s32()), s32()), 'UTF8');
 -- should fail: wrong secret, disallowed algorithm, JWE
 SELECT jws_verify(jws_sign('x', s32()), reverse(s32()));
 SELECT jws_verify(jws_sign('x', s32()), s32(), ARRAY['HS384']);
+SELECT jws_verify(jws_sign('x', s64()), s64(), ARRAY['HS384']);
 SELECT jws_verify('eyJhbGciOiJSU0EtT0FFUCIsImVuYyI6IkEyNTZHQ00ifQ.AAAA.AAAA.AAAA.AAAA', s32());
 SELECT jws_sign('x', s32(), 'ES256');
 SELECT jws_sign('x', s32(), 'HS256', '{"alg":"HS512"}');

@@ -11,8 +11,8 @@ SELECT jwt_verify(ok, s32(), ARRAY['HS256'], 'web', 'https://issuer.example', '0
 SELECT jwt_valid(ok, s32()), jwt_valid(ok, s32(), audience => 'api') FROM tokens;
 
 -- should fail: each reason has its own message, and jwt_valid returns false
-SELECT jwt_verify(ok, s32(), ARRAY['HS384', 'HS512']) FROM tokens;
-SELECT jwt_valid(ok, s32(), ARRAY['HS384', 'HS512']) FROM tokens;
+SELECT jwt_verify(ok, s64(), ARRAY['HS384', 'HS512']) FROM tokens;
+SELECT jwt_valid(ok, s64(), ARRAY['HS384', 'HS512']) FROM tokens;
 SELECT jwt_verify(ok, s32(), audience => 'admin') FROM tokens;
 SELECT jwt_verify(ok, s32(), issuer => 'https://issuer.example/') FROM tokens;
 SELECT jwt_verify(ok, 'another-secret-of-32-bytes-long!') FROM tokens;
@@ -77,6 +77,15 @@ SELECT jwt_valid(ok, s32(), leeway => '-1 second') FROM tokens;
 SELECT jwt_valid(ok, s32(), leeway => '5 minutes 1 second') FROM tokens;
 SELECT jwt_valid(ok, NULL::text) FROM tokens;
 SELECT jwt_valid(ok, 'short') FROM tokens;
+
+-- Only the algorithms the secret is long enough for are allowed, so a
+-- token's header cannot make jwt_valid raise.
+SELECT jwt_valid(jwt_create('{}', s64(), 'HS512'), s48()) AS hs512_null_list,
+       jwt_valid(jwt_create('{}', s64(), 'HS512'), s48(), ARRAY['HS256', 'HS512']) AS hs512_listed,
+       jwt_valid(jwt_create('{}', s48(), 'HS384'), s48(), ARRAY['HS384', 'HS512']) AS hs384_listed;
+-- should fail: not allowed; a secret too short for every listed algorithm
+SELECT jwt_verify(jwt_create('{}', s64(), 'HS512'), s48());
+SELECT jwt_valid(jwt_create('{}', s64(), 'HS512'), s32(), ARRAY['HS512', 'HS384']);
 
 -- NULL tokens: jwt_verify returns NULL, jwt_valid false.
 SELECT jwt_verify(NULL, s32()) IS NULL AS verify_null, jwt_valid(NULL, s32()) AS valid_null;

@@ -121,37 +121,59 @@ interval_seconds(const Interval *interval)
 		(double) interval->month * DAYS_PER_MONTH * SECS_PER_DAY;
 }
 
-/* The allowed algorithms: a text[] argument, or the HMAC family for NULL. */
+/*
+ * The allowed algorithms: those in a text[] argument, or all HMAC algorithms
+ * for NULL, less those that the secret is too short for.  When none is left,
+ * the secret is a bad argument.  This depends on the arguments only, so a
+ * token's header can make jwt_valid return false but never raise.
+ */
 static void
-read_algorithms(FunctionCallInfo fcinfo, int argno, verify_options *options)
+read_algorithms(FunctionCallInfo fcinfo, int argno, size_t key_len,
+				verify_options *options)
 {
-	ArrayType  *array;
-	Datum	   *names;
-	bool	   *nulls;
-	int			count;
+	bool		listed[JWT_ALG_COUNT] = {false};
+	bool		any = false;
 
 	if (PG_ARGISNULL(argno))
 	{
 		for (int i = 0; i < JWT_ALG_COUNT; i++)
-			options->allowed[i] = true;
-		return;
+			listed[i] = true;
+	}
+	else
+	{
+		ArrayType  *array = PG_GETARG_ARRAYTYPE_P(argno);
+		Datum	   *names;
+		bool	   *nulls;
+		int			count;
+
+		deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT, &names, &nulls, &count);
+		if (count == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("algorithms must not be empty"),
+					 errhint("Pass NULL to allow HS256, HS384 and HS512.")));
+		for (int i = 0; i < count; i++)
+		{
+			if (nulls[i])
+				ereport(ERROR,
+						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						 errmsg("algorithms must not contain NULL")));
+			listed[algorithm_from_text(DatumGetTextPP(names[i]))] = true;
+		}
 	}
 
-	array = PG_GETARG_ARRAYTYPE_P(argno);
-	deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT, &names, &nulls, &count);
-	if (count == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("algorithms must not be empty"),
-				 errhint("Pass NULL to allow HS256, HS384 and HS512.")));
-	for (int i = 0; i < count; i++)
+	for (int i = 0; i < JWT_ALG_COUNT; i++)
 	{
-		if (nulls[i])
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("algorithms must not contain NULL")));
-		options->allowed[algorithm_from_text(DatumGetTextPP(names[i]))] = true;
+		options->allowed[i] = listed[i] && key_len >= jwt_alg_mac_len((jwt_alg) i);
+		any |= options->allowed[i];
 	}
+	if (any)
+		return;
+
+	/* Name the listed algorithm that needs the shortest secret. */
+	for (int i = 0; i < JWT_ALG_COUNT; i++)
+		if (listed[i])
+			check_secret_length((jwt_alg) i, key_len);
 }
 
 static double
@@ -199,7 +221,7 @@ verify_jwt_arguments(FunctionCallInfo fcinfo, jws_token *token)
 
 	memset(&options, 0, sizeof(options));
 	key = secret_argument(fcinfo, 1, &key_len);
-	read_algorithms(fcinfo, 2, &options);
+	read_algorithms(fcinfo, 2, key_len, &options);
 	optional_text(fcinfo, 3, &options.audience, &options.audience_len);
 	optional_text(fcinfo, 4, &options.issuer, &options.issuer_len);
 	options.leeway = leeway_argument(fcinfo, 5);
@@ -300,7 +322,7 @@ jws_verify(PG_FUNCTION_ARGS)
 	token_text = PG_GETARG_TEXT_PP(0);
 	memset(&options, 0, sizeof(options));
 	key = secret_argument(fcinfo, 1, &key_len);
-	read_algorithms(fcinfo, 2, &options);
+	read_algorithms(fcinfo, 2, key_len, &options);
 
 	if (!token_decode(&token, VARDATA_ANY(token_text), VARSIZE_ANY_EXHDR(token_text)) ||
 		!token_read_header(&token) ||

@@ -21,7 +21,7 @@ SHLIB_LINK = -lcrypto
 # Regression tests run in this order; setup creates the extension and roles.
 REGRESS = setup create verify cases jws decode refresh blacklist privileges
 
-ISOLATION = refresh_race
+ISOLATION = refresh_race purge_race revoke_blocked
 ISOLATION_OPTS = --load-extension=jwt_pg
 
 PG_CONFIG ?= pg_config

@@ -22,7 +22,7 @@ CREATE TABLE jwt_pg.refresh_families (
 -- Only the SHA-256 of each refresh token is stored.
 CREATE TABLE jwt_pg.refresh_tokens (
     token_hash bytea PRIMARY KEY CHECK (pg_catalog.octet_length(token_hash) = 32),
-    family_id uuid NOT NULL REFERENCES jwt_pg.refresh_families ON DELETE CASCADE,
+    family_id uuid NOT NULL REFERENCES jwt_pg.refresh_families,
     issued_at timestamptz NOT NULL,
     expires_at timestamptz NOT NULL,
     used_at timestamptz

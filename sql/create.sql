@@ -29,6 +29,10 @@ SELECT jsonb_object_keys(payload) FROM jwt_decode(jwt_create('{}', s32())) ORDER
 SELECT payload FROM jwt_decode(jwt_create('{"iat":1700000000,"exp":1700000100,"jti":"x"}', s32()));
 SELECT payload->'exp' FROM jwt_decode(jwt_create('{"iat":1700000000.5,"jti":"x"}', s32(), expires_in => '90 seconds'));
 
+-- exp rounds up, so a lifetime under a second still gives a live token.
+SELECT (payload->>'exp')::numeric - (payload->>'iat')::numeric AS rounded_lifetime
+  FROM jwt_decode(jwt_create('{"iat":1700000000,"jti":"x"}', s32(), expires_in => '0.5 seconds'));
+
 -- Strings that need escaping and non-ASCII text survive the round trip.
 SELECT jwt_verify(jwt_create('{"name":"Zoë \"Q\" \\ 東京\n","n":[1,2.5,-3e2,true,null,{"a":{}}],"iat":1700000000,"jti":"j"}', s32()), s32());
 
@@ -89,5 +93,18 @@ SELECT jwt_create('{"exp":1700000000}', s32(), expires_in => '1 hour');
 SET jwt_pg.max_token_bytes = 1024;
 SELECT jwt_create(jsonb_build_object('blob', repeat('x', 2000)), s32());
 RESET jwt_pg.max_token_bytes;
+
+-- A token of exactly jwt_pg.max_token_bytes can be signed and verified:
+-- 20 header + 65471 payload + 43 signature characters and two dots.
+SELECT length(jws_sign(convert_to(repeat('x', 49103), 'UTF8'), s32())) AS at_limit,
+       length(jws_verify(jws_sign(convert_to(repeat('x', 49103), 'UTF8'), s32()), s32())) AS payload_bytes;
+-- should fail: one byte more
+SELECT jws_sign(convert_to(repeat('x', 49104), 'UTF8'), s32());
+
+-- A NumericDate may be written with many digits, but not too many.
+SELECT payload->'exp' FROM jwt_decode(jwt_create(('{"exp":4102444800.' || repeat('0', 60) || '}')::jsonb, s32()));
+-- should fail
+SELECT jwt_create(('{"exp":4102444800.' || repeat('0', 600) || '}')::jsonb, s32());
+
 -- should fail: nesting beyond jwt_pg.max_json_depth
 SELECT jwt_create(('{"a":' || repeat('[', 40) || repeat(']', 40) || '}')::jsonb, s32());

@@ -79,6 +79,13 @@ SELECT jwt_refresh_generate('dave', '0 seconds');
 SELECT jwt_refresh_generate('dave', '1 day', '[]');
 SELECT jwt_refresh_generate('dave', '1 day', '{"sub":"mallory"}');
 SELECT jwt_refresh_generate('dave', '1 day', '{"exp":1}');
+-- should fail: claims that jwt_create would not sign
+SELECT jwt_refresh_generate('dave', '1 day', '{"aud":5}');
+SELECT jwt_refresh_generate('dave', '1 day', '{"iss":["x"]}');
+-- NULL claims mean none.
+SELECT jwt_refresh_generate('erin', '1 day', NULL) AS erin \gset
+SELECT f.claims FROM jwt_pg.refresh_families f JOIN jwt_pg.refresh_tokens t USING (family_id)
+ WHERE t.token_hash = sha256(convert_to(:'erin', 'UTF8'));
 
 DROP TABLE session, other;
 TRUNCATE jwt_pg.refresh_families CASCADE;

@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Longer number texts are not NumericDates worth parsing. */
-#define NUMERIC_DATE_MAX_TEXT 64
+/* Longest number text that is parsed as a NumericDate. */
+#define NUMERIC_DATE_MAX_TEXT 512
 
 bool
 numeric_date_parse(const json_node *node, double *value)
@@ -53,6 +53,8 @@ read_date(jwt_claims *claims, const json_node *node, const char *name,
 		return CLAIMS_VALID;
 	if (node->kind != JSON_NUMBER)
 		return malformed(claims, name, "must be a number");
+	if (node->text_len > NUMERIC_DATE_MAX_TEXT)
+		return malformed(claims, name, "is written with too many digits");
 	if (!numeric_date_parse(node, value))
 		return malformed(claims, name, "is not a date between the years 1 and 9999");
 	*present = true;

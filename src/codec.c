@@ -19,9 +19,10 @@
 #include <string.h>
 
 /*
- * Limits of PostgreSQL's numeric input (numeric.c in PostgreSQL 13-17): an
- * exponent of at most 1000 in absolute value, at most 16383 digits after
- * the decimal point, and at most 131072 digits before it.
+ * Limits of numeric input in PostgreSQL 15 (checked against numeric_in): at
+ * most 131072 digits before the decimal point and 16383 after it, counted
+ * after applying the exponent.  Exponents are also kept within 1000 in
+ * absolute value: no token needs more, and it bounds the arithmetic below.
  */
 #define NUMERIC_MAX_EXPONENT 1000
 #define NUMERIC_MAX_SCALE 16383

@@ -8,6 +8,7 @@
  */
 #include "jwt_pg.h"
 
+#include "miscadmin.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
@@ -33,23 +34,50 @@ parse_json_or_null(const char *src, size_t len, json_parse_result *result)
 	return json_parse(src, len, jwt_max_json_depth, &palloc_codec_allocator, result);
 }
 
+/*
+ * Convert UTF-8 bytes to the database encoding.  The conversion functions
+ * return their input unchanged, and then not NUL-terminated, when there is
+ * nothing to convert (an empty string, or a SQL_ASCII database), so the
+ * length comes back separately.
+ */
+const char *
+utf8_to_server(const char *utf8, size_t len, size_t *server_len)
+{
+	char	   *converted;
+
+	*server_len = len;
+	if (GetDatabaseEncoding() == PG_UTF8)
+		return utf8;
+	converted = pg_any_to_server(utf8, (int) len, PG_UTF8);
+	if (converted != utf8)
+		*server_len = strlen(converted);
+	return converted;
+}
+
+/* Convert text in the database encoding to UTF-8, like utf8_to_server. */
+const char *
+server_to_utf8(const char *server, size_t len, size_t *utf8_len)
+{
+	char	   *converted;
+
+	*utf8_len = len;
+	if (GetDatabaseEncoding() == PG_UTF8)
+		return server;
+	converted = pg_server_to_any(server, (int) len, PG_UTF8);
+	if (converted != server)
+		*utf8_len = strlen(converted);
+	return converted;
+}
+
 /* Make a jsonb string value from UTF-8 bytes. */
 static void
 set_string_value(JsonbValue *value, const char *utf8, size_t len)
 {
-	value->type = jbvString;
-	if (GetDatabaseEncoding() == PG_UTF8)
-	{
-		value->val.string.val = (char *) utf8;
-		value->val.string.len = (int) len;
-	}
-	else
-	{
-		char	   *converted = pg_any_to_server(utf8, (int) len, PG_UTF8);
+	size_t		server_len;
 
-		value->val.string.val = converted;
-		value->val.string.len = (int) strlen(converted);
-	}
+	value->type = jbvString;
+	value->val.string.val = (char *) utf8_to_server(utf8, len, &server_len);
+	value->val.string.len = (int) server_len;
 }
 
 /* Make a numeric from JSON number text, which the codec has range-checked. */
@@ -90,10 +118,10 @@ number_to_numeric(const char *text, size_t len)
 
 /* jsonb's order of object keys: shorter first, then bytewise. */
 static int
-compare_pairs(const JsonbPair *a, const JsonbPair *b)
+compare_pairs(const void *a, const void *b)
 {
-	const JsonbValue *x = &a->key;
-	const JsonbValue *y = &b->key;
+	const JsonbValue *x = &((const JsonbPair *) a)->key;
+	const JsonbValue *y = &((const JsonbPair *) b)->key;
 
 	if (x->val.string.len != y->val.string.len)
 		return x->val.string.len < y->val.string.len ? -1 : 1;
@@ -106,6 +134,10 @@ node_to_value(const json_node *node, JsonbValue *value)
 	const json_node *child;
 	int			i;
 
+	/* A large token takes a while to convert: let a cancel request in. */
+	CHECK_FOR_INTERRUPTS();
+	check_stack_depth();
+
 	switch (node->kind)
 	{
 		case JSON_OBJECT:
@@ -115,25 +147,15 @@ node_to_value(const json_node *node, JsonbValue *value)
 			for (i = 0, child = node->first_child; child; child = child->next, i++)
 			{
 				JsonbPair  *pair = &value->val.object.pairs[i];
-				int			j;
 
 				set_string_value(&pair->key, child->key, child->key_len);
 				pair->order = i;
 				node_to_value(child, &pair->value);
-
-				/*
-				 * Insertion sort: objects in tokens are small, and the codec
-				 * has already rejected duplicate names.
-				 */
-				for (j = i; j > 0 && compare_pairs(&value->val.object.pairs[j - 1],
-												   &value->val.object.pairs[j]) > 0; j--)
-				{
-					JsonbPair	swap = value->val.object.pairs[j];
-
-					value->val.object.pairs[j] = value->val.object.pairs[j - 1];
-					value->val.object.pairs[j - 1] = swap;
-				}
 			}
+
+			/* The codec has already rejected duplicate names. */
+			if (node->count > 1)
+				qsort(value->val.object.pairs, node->count, sizeof(JsonbPair), compare_pairs);
 			break;
 
 		case JSON_ARRAY:

@@ -6,8 +6,8 @@
  * secret bytea; both are varlena, so one C function serves each pair.
  *
  * NULL arguments: a NULL token, payload or claims gives a NULL result
- * (false from jwt_valid); a NULL secret, algorithm or subject raises 22004;
- * a NULL option means its default.
+ * (false from jwt_valid).  A NULL secret, algorithm or subject, and a NULL
+ * token for jwt_blacklist, raise 22004.  A NULL option means its default.
  */
 #include "jwt_pg.h"
 
@@ -77,15 +77,7 @@ require_argument(FunctionCallInfo fcinfo, int argno, const char *name)
 static const char *
 text_to_utf8(text *value, size_t *len)
 {
-	const char *s = VARDATA_ANY(value);
-
-	*len = VARSIZE_ANY_EXHDR(value);
-	if (GetDatabaseEncoding() != PG_UTF8)
-	{
-		s = pg_server_to_any(s, (int) *len, PG_UTF8);
-		*len = strlen(s);
-	}
-	return s;
+	return server_to_utf8(VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value), len);
 }
 
 /*
@@ -99,6 +91,11 @@ secret_argument(FunctionCallInfo fcinfo, int argno, size_t *len)
 
 	require_argument(fcinfo, argno, "secret");
 	secret = PG_GETARG_VARLENA_PP(argno);
+
+	/*
+	 * NOTE: a call without an expression tree (from C, not SQL) cannot tell
+	 * text from bytea, and uses a text secret's bytes unconverted.
+	 */
 	if (get_fn_expr_argtype(fcinfo->flinfo, argno) == TEXTOID)
 		return (const unsigned char *) text_to_utf8((text *) secret, len);
 	*len = VARSIZE_ANY_EXHDR(secret);
@@ -395,24 +392,22 @@ jwt_is_expired(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(token.claims.has_exp && token_now() >= token.claims.exp + leeway);
 }
 
-/* Reject stored refresh claims that each access token sets for itself. */
+/*
+ * Check claims to store with a refresh token: they must be claims that
+ * jwt_create signs, without those that each access token sets for itself.
+ */
 static void
 check_refresh_claims(Jsonb *claims)
 {
 	static const char *const reserved[] = {"sub", "iat", "exp", "nbf", "jti"};
+	jwt_claims	registered;
+	const char *json;
+	size_t		json_len;
+	json_node  *root = claims_for_signing(claims, &registered, &json, &json_len);
 
-	if (!JB_ROOT_IS_OBJECT(claims) || JB_ROOT_IS_SCALAR(claims))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("claims must be a JSON object")));
 	for (int i = 0; i < lengthof(reserved); i++)
 	{
-		JsonbValue	key;
-
-		key.type = jbvString;
-		key.val.string.val = (char *) reserved[i];
-		key.val.string.len = strlen(reserved[i]);
-		if (findJsonbValueFromContainer(&claims->root, JB_FOBJECT, &key) != NULL)
+		if (json_object_get(root, reserved[i]) != NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("refresh claims must not contain \"%s\"", reserved[i]),
@@ -439,10 +434,14 @@ jwt_refresh_generate(PG_FUNCTION_ARGS)
 
 	require_argument(fcinfo, 0, "subject");
 	require_argument(fcinfo, 1, "expires_in");
-	require_argument(fcinfo, 2, "claims");
 	lifetime = PG_GETARG_INTERVAL_P(1);
-	claims = PG_GETARG_JSONB_P(2);
 	check_positive_interval(lifetime, "expires_in");
+
+	/* NULL claims mean the default, none. */
+	if (PG_ARGISNULL(2))
+		claims = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
+	else
+		claims = PG_GETARG_JSONB_P(2);
 	check_refresh_claims(claims);
 
 	PG_RETURN_TEXT_P(cstring_to_text(state_refresh_generate(PG_GETARG_TEXT_PP(0),

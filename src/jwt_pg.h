@@ -102,6 +102,8 @@ extern char *jws_sign_compact(const char *header_json, size_t header_len,
 							  jwt_alg alg, const unsigned char *key, size_t key_len);
 extern void jws_build_header(StringInfo out, jwt_alg alg, Jsonb *header,
 							 const char *default_typ);
+extern json_node *claims_for_signing(Jsonb *claims_jsonb, jwt_claims *claims,
+									 const char **json, size_t *json_len);
 extern char *jwt_sign_claims(Jsonb *claims, jwt_alg alg, const unsigned char *key,
 							 size_t key_len, const Interval *expires_in, Jsonb *header);
 extern jwt_alg algorithm_from_text(text *name);
@@ -109,6 +111,8 @@ extern const char *printable_excerpt(const char *s, size_t len);
 
 /* json_bridge.c */
 extern const codec_allocator *palloc_allocator(void);
+extern const char *utf8_to_server(const char *utf8, size_t len, size_t *server_len);
+extern const char *server_to_utf8(const char *server, size_t len, size_t *utf8_len);
 extern json_node *parse_json_or_null(const char *src, size_t len, json_parse_result *result);
 extern Jsonb *json_node_to_jsonb(const json_node *node);
 extern void jsonb_to_compact_json(StringInfo out, Jsonb *jsonb);
@@ -121,6 +125,6 @@ extern bool state_blacklist_contains(const char *jti, size_t jti_len,
 extern Datum utf8_text_datum(const char *s, size_t len);
 
 /* refresh_worker.c */
-extern bool revoke_family_in_own_transaction(const char *family_id, const char *reason);
+extern void revoke_family_in_own_transaction(const char *family_id, const char *reason);
 
 #endif							/* JWT_PG_H */

@@ -9,9 +9,11 @@
  * commits the revocation.  It reports through a small shared memory segment,
  * and the caller waits for it to exit.
  *
- * The worker only updates jwt_pg.refresh_families, and the caller never
- * locks rows of that table, so the wait cannot deadlock on a row lock the
- * caller holds.  lock_timeout bounds the wait on anything else.
+ * The worker only updates non-key columns of jwt_pg.refresh_families.  The
+ * caller holds at most FOR KEY SHARE locks on those rows (from the foreign
+ * key checks of new refresh tokens), which do not conflict with that update,
+ * so the wait cannot deadlock on a lock of the caller's.  lock_timeout
+ * bounds the wait on anyone else's.
  */
 #include "jwt_pg.h"
 
@@ -26,6 +28,7 @@
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
 /* Length of a UUID in its text form, without the terminating NUL. */
@@ -39,17 +42,24 @@ typedef struct revoke_request
 	char		reason[64];
 	/* Set by the worker once its transaction has committed. */
 	bool		committed;
+	/* The worker's error message when it failed, else empty. */
+	char		error[256];
 } revoke_request;
 
 PGDLLEXPORT void jwt_pg_revoke_family_main(Datum main_arg);
 
-bool
+/*
+ * Revoke a family in a background worker's transaction and wait for it.
+ * Raises an error when the revocation could not be committed.
+ */
+void
 revoke_family_in_own_transaction(const char *family_id, const char *reason)
 {
 	dsm_segment *segment;
 	revoke_request *request;
 	BackgroundWorker worker;
 	BackgroundWorkerHandle *handle;
+	char		error[sizeof(request->error)];
 	bool		committed;
 
 	segment = dsm_create(sizeof(revoke_request), 0);
@@ -72,20 +82,25 @@ revoke_family_in_own_transaction(const char *family_id, const char *reason)
 	worker.bgw_notify_pid = MyProcPid;
 
 	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
-	{
-		dsm_detach(segment);
-		return false;
-	}
-	if (WaitForBackgroundWorkerShutdown(handle) != BGWH_STOPPED)
-	{
-		dsm_detach(segment);
-		return false;
-	}
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+				 errmsg("could not revoke the session of a reused refresh token"),
+				 errdetail("No background worker slot is free."),
+				 errhint("Raise max_worker_processes, or lower the number of other background workers.")));
 
+	(void) WaitForBackgroundWorkerShutdown(handle);
 	pg_memory_barrier();
 	committed = request->committed;
+	strlcpy(error, request->error, sizeof(error));
 	dsm_detach(segment);
-	return committed;
+
+	if (!committed)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("could not revoke the session of a reused refresh token"),
+				 errdetail("The background worker that revokes it failed: %s",
+						   error[0] ? error : "it exited without reporting an error."),
+				 errhint("The session is still valid.  Present the token again to retry, or set revoked_at in jwt_pg.refresh_families.")));
 }
 
 void
@@ -116,26 +131,42 @@ jwt_pg_revoke_family_main(Datum main_arg)
 	values[0] = CStringGetTextDatum(request->family_id);
 	values[1] = CStringGetTextDatum(request->reason);
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	PushActiveSnapshot(GetTransactionSnapshot());
-	pgstat_report_activity(STATE_RUNNING, "revoking a refresh token family");
+	PG_TRY();
+	{
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		PushActiveSnapshot(GetTransactionSnapshot());
+		pgstat_report_activity(STATE_RUNNING, "revoking a refresh token family");
 
-	rc = SPI_execute_with_args("UPDATE jwt_pg.refresh_families"
-							   "   SET revoked_at = pg_catalog.statement_timestamp(),"
-							   "       revoked_reason = $2"
-							   " WHERE family_id OPERATOR(pg_catalog.=) $1::pg_catalog.uuid"
-							   "   AND revoked_at IS NULL",
-							   2, types, values, NULL, false, 0);
-	if (rc != SPI_OK_UPDATE)
-		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
+		rc = SPI_execute_with_args("UPDATE jwt_pg.refresh_families"
+								   "   SET revoked_at = pg_catalog.statement_timestamp(),"
+								   "       revoked_reason = $2"
+								   " WHERE family_id OPERATOR(pg_catalog.=) $1::pg_catalog.uuid"
+								   "   AND revoked_at IS NULL",
+								   2, types, values, NULL, false, 0);
+		if (rc != SPI_OK_UPDATE)
+			elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
 
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-	pgstat_report_activity(STATE_IDLE, NULL);
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		pgstat_report_activity(STATE_IDLE, NULL);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		/* Hand the message to the waiting backend, then log it as usual. */
+		MemoryContextSwitchTo(TopMemoryContext);
+		edata = CopyErrorData();
+		strlcpy(request->error, edata->message ? edata->message : "unknown error",
+				sizeof(request->error));
+		pg_memory_barrier();
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
 
 	request->committed = true;
 	pg_memory_barrier();

@@ -31,19 +31,6 @@
 
 #include "state.h"
 
-/* A text datum in the database encoding from UTF-8 bytes. */
-Datum
-utf8_text_datum(const char *s, size_t len)
-{
-	if (GetDatabaseEncoding() != PG_UTF8)
-	{
-		char	   *server = pg_any_to_server(s, (int) len, PG_UTF8);
-
-		return PointerGetDatum(cstring_to_text(server));
-	}
-	return PointerGetDatum(cstring_to_text_with_len(s, (int) len));
-}
-
 static Datum
 bytea_datum(const unsigned char *bytes, size_t len)
 {
@@ -52,6 +39,16 @@ bytea_datum(const unsigned char *bytes, size_t len)
 	SET_VARSIZE(b, VARHDRSZ + len);
 	memcpy(VARDATA(b), bytes, len);
 	return PointerGetDatum(b);
+}
+
+/* A text datum in the database encoding from UTF-8 bytes. */
+Datum
+utf8_text_datum(const char *s, size_t len)
+{
+	size_t		server_len;
+	const char *server = utf8_to_server(s, len, &server_len);
+
+	return PointerGetDatum(cstring_to_text_with_len(server, (int) server_len));
 }
 
 static Oid
@@ -87,12 +84,16 @@ typedef struct blacklist_relations
 static blacklist_relations blacklist;
 static bool blacklist_callback_registered = false;
 
+/* Counts invalidations, so a lookup can tell that one came during it. */
+static uint64 blacklist_invalidations = 0;
+
 static void
 forget_blacklist(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == blacklist.table ||
 		relid == blacklist.jti_index || relid == blacklist.hash_index)
 		blacklist.valid = false;
+	blacklist_invalidations++;
 }
 
 static const blacklist_relations *
@@ -106,11 +107,23 @@ blacklist_lookup(void)
 		CacheRegisterRelcacheCallback(forget_blacklist, (Datum) 0);
 		blacklist_callback_registered = true;
 	}
-	blacklist.table = state_relation("blacklist");
-	blacklist.jti_index = state_relation("blacklist_jti_key");
-	blacklist.hash_index = state_relation("blacklist_token_hash_key");
-	blacklist.jti_column = get_attnum(blacklist.table, "jti");
-	blacklist.hash_column = get_attnum(blacklist.table, "token_hash");
+
+	/*
+	 * The catalog lookups can process invalidations, such as those of a
+	 * concurrent DROP and CREATE EXTENSION; look again until none came.
+	 */
+	for (;;)
+	{
+		uint64		before = blacklist_invalidations;
+
+		blacklist.table = state_relation("blacklist");
+		blacklist.jti_index = state_relation("blacklist_jti_key");
+		blacklist.hash_index = state_relation("blacklist_token_hash_key");
+		blacklist.jti_column = get_attnum(blacklist.table, "jti");
+		blacklist.hash_column = get_attnum(blacklist.table, "token_hash");
+		if (before == blacklist_invalidations)
+			break;
+	}
 	blacklist.valid = true;
 	return &blacklist;
 }
@@ -331,12 +344,7 @@ refresh_failed(Datum hash)
 		 * a transaction of its own, so that the revocation survives the
 		 * error that aborts this one.
 		 */
-		if (!revoke_family_in_own_transaction(family_id, "refresh token reuse"))
-			ereport(ERROR,
-					(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
-					 errmsg("could not revoke the session of a reused refresh token"),
-					 errdetail("The background worker that revokes the session did not finish."),
-					 errhint("Check the server log, and that max_worker_processes leaves a free slot.")));
+		revoke_family_in_own_transaction(family_id, "refresh token reuse");
 		refresh_reject("refresh token reuse detected",
 					   "This refresh token was already used, so its session has been revoked.");
 	}
@@ -408,6 +416,14 @@ state_refresh_rotate(const char *token, size_t len, Jsonb **claims)
 	return new_token;
 }
 
+/*
+ * Delete expired refresh tokens and blacklist entries, then the families
+ * left without tokens, and return how many tokens and entries went.  The
+ * second statement takes a new snapshot, so it sees tokens that a rotation
+ * committed meanwhile, and it skips families locked by a rotation still in
+ * progress.  Should one slip through anyway, the foreign key raises an
+ * error instead of deleting the new token.
+ */
 int64
 state_purge(void)
 {
@@ -422,18 +438,19 @@ state_purge(void)
 			" entries AS ("
 			"  DELETE FROM jwt_pg.blacklist"
 			"   WHERE expires_at OPERATOR(pg_catalog.<=) pg_catalog.statement_timestamp()"
-			"  RETURNING 1),"
-			" families AS ("
-			"  DELETE FROM jwt_pg.refresh_families f WHERE NOT EXISTS ("
-			"    SELECT FROM jwt_pg.refresh_tokens t"
-			"     WHERE t.family_id OPERATOR(pg_catalog.=) f.family_id"
-			"       AND t.expires_at OPERATOR(pg_catalog.>) pg_catalog.statement_timestamp())"
 			"  RETURNING 1) "
 			"SELECT (SELECT pg_catalog.count(*) FROM tokens)"
-			"  OPERATOR(pg_catalog.+) (SELECT pg_catalog.count(*) FROM entries),"
-			"  (SELECT pg_catalog.count(*) FROM families)",
+			"  OPERATOR(pg_catalog.+) (SELECT pg_catalog.count(*) FROM entries)",
 			0, NULL, NULL, NULL, SPI_OK_SELECT);
 	removed = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+
+	spi_run("DELETE FROM jwt_pg.refresh_families"
+			" WHERE family_id OPERATOR(pg_catalog.=) ANY (ARRAY("
+			"   SELECT f.family_id FROM jwt_pg.refresh_families f"
+			"    WHERE NOT EXISTS (SELECT FROM jwt_pg.refresh_tokens t"
+			"                       WHERE t.family_id OPERATOR(pg_catalog.=) f.family_id)"
+			"      FOR UPDATE SKIP LOCKED))",
+			0, NULL, NULL, NULL, SPI_OK_DELETE);
 	SPI_finish();
 	return removed;
 }

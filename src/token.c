@@ -448,17 +448,11 @@ algorithm_from_text(text *name)
 	return alg;
 }
 
-/* Convert text from the database encoding to UTF-8 when they differ. */
-static char *
-to_utf8(char *s, size_t *len)
+/* Convert a StringInfo's text from the database encoding to UTF-8. */
+static const char *
+to_utf8(StringInfo text, size_t *len)
 {
-	char	   *converted;
-
-	if (GetDatabaseEncoding() == PG_UTF8)
-		return s;
-	converted = pg_server_to_any(s, (int) *len, PG_UTF8);
-	*len = strlen(converted);
-	return converted;
+	return server_to_utf8(text->data, text->len, len);
 }
 
 /* Sign header and payload bytes into a compact JWS. */
@@ -476,16 +470,16 @@ jws_sign_compact(const char *header_json, size_t header_len,
 	check_secret_length(alg, key_len);
 
 	total = BASE64URL_ENCODED_LEN(header_len) + 1 + BASE64URL_ENCODED_LEN(payload_len) +
-		1 + BASE64URL_ENCODED_LEN(JWT_MAX_MAC_LEN) + 1;
+		1 + BASE64URL_ENCODED_LEN(jwt_alg_mac_len(alg));
 	if (total > (size_t) jwt_max_token_bytes)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("token would be too large"),
-				 errdetail("The token would have about %zu bytes, more than jwt_pg.max_token_bytes (%d).",
+				 errdetail("The token would have %zu bytes, more than jwt_pg.max_token_bytes (%d).",
 						   total, jwt_max_token_bytes),
 				 errhint("Sign fewer or shorter claims, or raise jwt_pg.max_token_bytes.")));
 
-	out = palloc(total);
+	out = palloc(total + 1);
 	pos = base64url_encode((const unsigned char *) header_json, header_len, out);
 	out[pos++] = '.';
 	pos += base64url_encode((const unsigned char *) payload, payload_len, out + pos);
@@ -534,7 +528,7 @@ jws_build_header(StringInfo out, jwt_alg alg, Jsonb *header, const char *default
 	{
 		StringInfoData buf;
 		size_t		len;
-		char	   *json;
+		const char *json;
 
 		if (!JB_ROOT_IS_OBJECT(header) || JB_ROOT_IS_SCALAR(header))
 			ereport(ERROR,
@@ -542,8 +536,7 @@ jws_build_header(StringInfo out, jwt_alg alg, Jsonb *header, const char *default
 					 errmsg("header must be a JSON object")));
 		initStringInfo(&buf);
 		jsonb_to_compact_json(&buf, header);
-		len = buf.len;
-		json = to_utf8(buf.data, &len);
+		json = to_utf8(&buf, &len);
 		extra = parse_own_json(json, len, "header members");
 	}
 
@@ -619,35 +612,49 @@ check_claims_for_signing(jwt_claims *claims, const json_node *root)
 }
 
 /*
- * Sign claims as a JWT.  Adds iat (now, whole seconds) and a random jti
- * unless present, and exp = iat + expires_in when expires_in is given.
+ * Write claims as compact UTF-8 JSON and check them as jwt_create does: a
+ * JSON object whose registered claims have the right types.
  */
-char *
-jwt_sign_claims(Jsonb *claims_jsonb, jwt_alg alg, const unsigned char *key,
-				size_t key_len, const Interval *expires_in, Jsonb *header)
+json_node *
+claims_for_signing(Jsonb *claims_jsonb, jwt_claims *claims,
+				   const char **json, size_t *json_len)
 {
-	StringInfoData json;
-	StringInfoData payload;
-	StringInfoData header_json;
-	size_t		json_len;
-	char	   *json_utf8;
+	StringInfoData buf;
 	json_node  *root;
-	jwt_claims	claims;
-	double		iat;
-	bool		need_comma;
 
 	if (!JB_ROOT_IS_OBJECT(claims_jsonb) || JB_ROOT_IS_SCALAR(claims_jsonb))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("claims must be a JSON object")));
-	check_secret_length(alg, key_len);
 
-	initStringInfo(&json);
-	jsonb_to_compact_json(&json, claims_jsonb);
-	json_len = json.len;
-	json_utf8 = to_utf8(json.data, &json_len);
-	root = parse_own_json(json_utf8, json_len, "claims");
-	check_claims_for_signing(&claims, root);
+	initStringInfo(&buf);
+	jsonb_to_compact_json(&buf, claims_jsonb);
+	*json = to_utf8(&buf, json_len);
+	root = parse_own_json(*json, *json_len, "claims");
+	check_claims_for_signing(claims, root);
+	return root;
+}
+
+/*
+ * Sign claims as a JWT.  Adds iat (now, whole seconds) and a random jti
+ * unless present, and exp = iat + expires_in, rounded up to a whole second,
+ * when expires_in is given.
+ */
+char *
+jwt_sign_claims(Jsonb *claims_jsonb, jwt_alg alg, const unsigned char *key,
+				size_t key_len, const Interval *expires_in, Jsonb *header)
+{
+	StringInfoData payload;
+	StringInfoData header_json;
+	size_t		json_len;
+	const char *json_utf8;
+	json_node  *root;
+	jwt_claims	claims;
+	double		iat;
+	bool		need_comma;
+
+	root = claims_for_signing(claims_jsonb, &claims, &json_utf8, &json_len);
+	check_secret_length(alg, key_len);
 
 	if (claims.has_iat)
 		iat = claims.iat;
@@ -679,7 +686,7 @@ jwt_sign_claims(Jsonb *claims_jsonb, jwt_alg alg, const unsigned char *key,
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("expires_in must be positive")));
-		exp = floor(iat + seconds);
+		exp = ceil(iat + seconds);
 		if (exp > NUMERIC_DATE_MAX)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

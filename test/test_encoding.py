@@ -15,10 +15,11 @@ import psycopg2
 
 import _runner
 
-DB = 'jwt_latin1'
 SECRET = 'latin1-secret-0123456789abcdefgh'
+DATABASES = {'LATIN1': 'jwt_latin1', 'SQL_ASCII': 'jwt_sql_ascii'}
 
-conn = None
+# One connection per database, keyed by encoding.
+connections = {}
 
 
 def admin_execute(sql):
@@ -30,24 +31,26 @@ def admin_execute(sql):
 
 
 def setUpModule():
-    global conn
-    admin_execute(f'DROP DATABASE IF EXISTS {DB}')
-    admin_execute(f"CREATE DATABASE {DB} ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' "
-                  "TEMPLATE template0")
-    conn = psycopg2.connect(dbname=DB)
-    conn.autocommit = True
-    conn.set_client_encoding('UTF8')
-    with conn.cursor() as cur:
-        cur.execute('CREATE EXTENSION jwt_pg')
+    for encoding, name in DATABASES.items():
+        admin_execute(f'DROP DATABASE IF EXISTS {name}')
+        admin_execute(f"CREATE DATABASE {name} ENCODING '{encoding}' LC_COLLATE 'C' "
+                      "LC_CTYPE 'C' TEMPLATE template0")
+        conn = psycopg2.connect(dbname=name)
+        conn.autocommit = True
+        conn.set_client_encoding('UTF8' if encoding == 'LATIN1' else 'SQL_ASCII')
+        with conn.cursor() as cur:
+            cur.execute('CREATE EXTENSION jwt_pg')
+        connections[encoding] = conn
 
 
 def tearDownModule():
-    conn.close()
-    admin_execute(f'DROP DATABASE IF EXISTS {DB}')
+    for encoding, name in DATABASES.items():
+        connections[encoding].close()
+        admin_execute(f'DROP DATABASE IF EXISTS {name}')
 
 
-def query(sql, *args):
-    with conn.cursor() as cur:
+def query(sql, *args, encoding='LATIN1'):
+    with connections[encoding].cursor() as cur:
         cur.execute(sql, args)
         return cur.fetchone()[0]
 
@@ -99,12 +102,45 @@ class Latin1Database(unittest.TestCase):
         self.assertFalse(query("SELECT jwt_valid(%s, %s, audience => %s)",
                                token, SECRET, 'cafe'))
 
+    def test_empty_strings_stay_empty(self):
+        """Keep empty claim, header and jti strings empty after conversion."""
+        token = query("SELECT jwt_create(%s::jsonb, %s, header => %s::jsonb)",
+                      '{"note":"","jti":"","iat":1}', SECRET, '{"kid":""}')
+        self.assertEqual(segment_json(token, 1), b'{"iat":1,"jti":"","note":""}')
+        self.assertEqual(segment_json(token, 0), b'{"alg":"HS256","typ":"JWT","kid":""}')
+        claims = query("SELECT jwt_verify(%s, %s)", token, SECRET)
+        self.assertEqual(claims, {'note': '', 'jti': '', 'iat': 1})
+        query("SELECT jwt_blacklist(%s) IS NULL", token)
+        self.assertEqual(query("SELECT jti FROM jwt_pg.blacklist WHERE jti = ''"), '')
+
     def test_blacklist_non_ascii_jti(self):
         """A jti with a non-ASCII character is matched after conversion."""
         token = query("SELECT jwt_create(%s::jsonb, %s)", '{"jti":"révoqué"}', SECRET)
         query("SELECT jwt_blacklist(%s) IS NULL", token)
-        self.assertEqual(query("SELECT jti FROM jwt_pg.blacklist"), 'révoqué')
+        self.assertEqual(query("SELECT jti FROM jwt_pg.blacklist WHERE jti <> ''"), 'révoqué')
         self.assertFalse(query("SELECT jwt_valid(%s, %s)", token, SECRET))
+
+
+class SqlAsciiDatabase(unittest.TestCase):
+    """In SQL_ASCII, text is bytes: they go into tokens unconverted."""
+
+    def test_text_secret_deterministic(self):
+        """Sign the same claims twice with a text secret: the same token."""
+        sign = "SELECT jwt_create('{\"iat\":1,\"jti\":\"j\"}', %s::text)"
+        first = query(sign, SECRET, encoding='SQL_ASCII')
+        second = query(sign, SECRET, encoding='SQL_ASCII')
+        self.assertEqual(first, second)
+        as_bytes = query("SELECT jwt_create('{\"iat\":1,\"jti\":\"j\"}', %s::bytea)",
+                         SECRET.encode(), encoding='SQL_ASCII')
+        self.assertEqual(first, as_bytes)
+
+    def test_claims_round_trip(self):
+        """Verify what was signed: every member keeps its value."""
+        token = query("SELECT jwt_create(%s::jsonb, %s)",
+                      '{"sub":"alice","note":"","iat":1,"jti":"j"}', SECRET, encoding='SQL_ASCII')
+        self.assertEqual(segment_json(token, 1), b'{"iat":1,"jti":"j","sub":"alice","note":""}')
+        claims = query("SELECT jwt_verify(%s, %s)::text", token, SECRET, encoding='SQL_ASCII')
+        self.assertEqual(json.loads(claims), {'sub': 'alice', 'note': '', 'iat': 1, 'jti': 'j'})
 
 
 if __name__ == '__main__':

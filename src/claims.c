@@ -74,36 +74,60 @@ audience_type_valid(const json_node *aud)
 	return true;
 }
 
+/* True when a member's name is the NUL-terminated name. */
+static bool
+member_is(const json_node *member, const char *name, size_t len)
+{
+	return member->key_len == len && memcmp(member->key, name, len) == 0;
+}
+
 claims_status
 jwt_claims_read(const json_node *payload, jwt_claims *claims)
 {
+	const json_node *exp = NULL;
+	const json_node *nbf = NULL;
+	const json_node *iat = NULL;
 	claims_status status;
 
 	memset(claims, 0, sizeof(*claims));
 	if (payload == NULL || payload->kind != JSON_OBJECT)
 		return malformed(claims, NULL, "the claims are not a JSON object");
 
-	status = read_date(claims, json_object_get(payload, "exp"), "exp",
-					   &claims->has_exp, &claims->exp);
+	/* One pass over the members: all registered names have three letters. */
+	for (const json_node *m = payload->first_child; m; m = m->next)
+	{
+		if (m->key_len != 3)
+			continue;
+		if (member_is(m, "exp", 3))
+			exp = m;
+		else if (member_is(m, "nbf", 3))
+			nbf = m;
+		else if (member_is(m, "iat", 3))
+			iat = m;
+		else if (member_is(m, "sub", 3))
+			claims->sub = m;
+		else if (member_is(m, "jti", 3))
+			claims->jti = m;
+		else if (member_is(m, "iss", 3))
+			claims->iss = m;
+		else if (member_is(m, "aud", 3))
+			claims->aud = m;
+	}
+
+	status = read_date(claims, exp, "exp", &claims->has_exp, &claims->exp);
 	if (status == CLAIMS_VALID)
-		status = read_date(claims, json_object_get(payload, "nbf"), "nbf",
-						   &claims->has_nbf, &claims->nbf);
+		status = read_date(claims, nbf, "nbf", &claims->has_nbf, &claims->nbf);
 	if (status == CLAIMS_VALID)
-		status = read_date(claims, json_object_get(payload, "iat"), "iat",
-						   &claims->has_iat, &claims->iat);
+		status = read_date(claims, iat, "iat", &claims->has_iat, &claims->iat);
 	if (status != CLAIMS_VALID)
 		return status;
 
-	claims->sub = json_object_get(payload, "sub");
 	if (claims->sub && claims->sub->kind != JSON_STRING)
 		return malformed(claims, "sub", "must be a string");
-	claims->jti = json_object_get(payload, "jti");
 	if (claims->jti && claims->jti->kind != JSON_STRING)
 		return malformed(claims, "jti", "must be a string");
 
-	claims->iss = json_object_get(payload, "iss");
 	claims->iss_valid = (claims->iss == NULL || claims->iss->kind == JSON_STRING);
-	claims->aud = json_object_get(payload, "aud");
 	claims->aud_valid = (claims->aud == NULL || audience_type_valid(claims->aud));
 	return CLAIMS_VALID;
 }

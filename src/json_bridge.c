@@ -128,19 +128,40 @@ compare_pairs(const void *a, const void *b)
 	return memcmp(x->val.string.val, y->val.string.val, x->val.string.len);
 }
 
+/* Sort object members into jsonb's key order. */
+static void
+sort_pairs(JsonbPair *pairs, size_t count)
+{
+	/* Insertion sort for the small objects that tokens carry, else qsort. */
+	if (count > 16)
+	{
+		qsort(pairs, count, sizeof(JsonbPair), compare_pairs);
+		return;
+	}
+	for (size_t i = 1; i < count; i++)
+	{
+		JsonbPair	pair = pairs[i];
+		size_t		j = i;
+
+		for (; j > 0 && compare_pairs(&pairs[j - 1], &pair) > 0; j--)
+			pairs[j] = pairs[j - 1];
+		pairs[j] = pair;
+	}
+}
+
 static void
 node_to_value(const json_node *node, JsonbValue *value)
 {
 	const json_node *child;
 	int			i;
 
-	/* A large token takes a while to convert: let a cancel request in. */
-	CHECK_FOR_INTERRUPTS();
-	check_stack_depth();
-
 	switch (node->kind)
 	{
 		case JSON_OBJECT:
+			/* A large token takes a while to convert: let a cancel request in. */
+			CHECK_FOR_INTERRUPTS();
+			check_stack_depth();
+
 			value->type = jbvObject;
 			value->val.object.nPairs = (int) node->count;
 			value->val.object.pairs = palloc(sizeof(JsonbPair) * Max(node->count, 1));
@@ -154,11 +175,13 @@ node_to_value(const json_node *node, JsonbValue *value)
 			}
 
 			/* The codec has already rejected duplicate names. */
-			if (node->count > 1)
-				qsort(value->val.object.pairs, node->count, sizeof(JsonbPair), compare_pairs);
+			sort_pairs(value->val.object.pairs, node->count);
 			break;
 
 		case JSON_ARRAY:
+			CHECK_FOR_INTERRUPTS();
+			check_stack_depth();
+
 			value->type = jbvArray;
 			value->val.array.rawScalar = false;
 			value->val.array.nElems = (int) node->count;

@@ -119,8 +119,8 @@ AS 'MODULE_PATHNAME', 'jws_verify'
 LANGUAGE C STABLE PARALLEL SAFE;
 
 -- Client-side helpers: they read a token without checking its signature.
-CREATE FUNCTION jwt_decode(token text, OUT header jsonb, OUT payload jsonb)
-RETURNS SETOF record
+CREATE FUNCTION jwt_decode(token text)
+RETURNS TABLE (header jsonb, payload jsonb)
 AS 'MODULE_PATHNAME', 'jwt_decode'
 LANGUAGE C STABLE STRICT PARALLEL SAFE ROWS 1;
 
@@ -148,17 +148,15 @@ LANGUAGE C STABLE STRICT SECURITY DEFINER PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp;
 
 CREATE FUNCTION jwt_refresh(refresh_token text, secret text, algorithm text DEFAULT 'HS256',
-                            expires_in interval DEFAULT '15 minutes',
-                            OUT token text, OUT refresh_token text)
-RETURNS SETOF record
+                            expires_in interval DEFAULT '15 minutes')
+RETURNS TABLE (token text, refresh_token text)
 AS 'MODULE_PATHNAME', 'jwt_refresh'
 LANGUAGE C VOLATILE SECURITY DEFINER PARALLEL UNSAFE ROWS 1
 SET search_path = pg_catalog, pg_temp;
 
 CREATE FUNCTION jwt_refresh(refresh_token text, secret bytea, algorithm text DEFAULT 'HS256',
-                            expires_in interval DEFAULT '15 minutes',
-                            OUT token text, OUT refresh_token text)
-RETURNS SETOF record
+                            expires_in interval DEFAULT '15 minutes')
+RETURNS TABLE (token text, refresh_token text)
 AS 'MODULE_PATHNAME', 'jwt_refresh'
 LANGUAGE C VOLATILE SECURITY DEFINER PARALLEL UNSAFE ROWS 1
 SET search_path = pg_catalog, pg_temp;

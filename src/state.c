@@ -340,7 +340,7 @@ refresh_failed(Datum hash)
 	{
 		/*
 		 * Someone presented a token that was already rotated: either the
-		 * client or a thief holds a stale copy.  Revoke the whole family in
+		 * client or a thief has a stale copy.  Revoke the whole family in
 		 * a transaction of its own, so that the revocation survives the
 		 * error that aborts this one.
 		 */

@@ -91,5 +91,17 @@ SELECT decode_claims(jsonb_build_object('a', repeat('x', 300))::text);
 RESET jwt_pg.max_token_bytes;
 SELECT length(decode_claims(jsonb_build_object('a', repeat('x', 300))::text) ->> 'a');
 
+-- Members per object are limited too, in the claims, nested objects and
+-- the header; arrays are not objects.
+SET jwt_pg.max_json_members = 3;
+SELECT decode_claims('{"a":1,"b":2,"c":{"x":[1,2,3,4,5]}}') IS NOT NULL AS three_members;
+-- should fail
+SELECT decode_claims('{"a":1,"b":2,"c":3,"d":4}');
+SELECT decode_claims('{"a":{"w":1,"x":2,"y":3,"z":4}}');
+SELECT * FROM jwt_decode(b64url('{"alg":"HS256","typ":"JWT","kid":"k","cty":"x"}') || '.e30.');
+SELECT jwt_create('{"a":1,"b":2,"c":3,"d":4}', s32());
+RESET jwt_pg.max_json_members;
+SHOW jwt_pg.max_json_members;
+
 DROP FUNCTION decode_claims(text);
 DROP FUNCTION decode_claims_bytes(bytea);

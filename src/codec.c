@@ -146,6 +146,34 @@ base64url_decode(const char *src, size_t len, unsigned char *dst,
 	return true;
 }
 
+bool
+jws_split(const char *text, size_t len, jws_segments *segments, int *segment_count)
+{
+	const char *dots[2] = {NULL, NULL};
+	int			count = 1;
+
+	for (size_t i = 0; i < len; i++)
+	{
+		if (text[i] != '.')
+			continue;
+		if (count <= 2)
+			dots[count - 1] = text + i;
+		count++;
+	}
+	*segment_count = count;
+	if (count != 3)
+		return false;
+
+	segments->header = text;
+	segments->header_len = dots[0] - text;
+	segments->payload = dots[0] + 1;
+	segments->payload_len = dots[1] - dots[0] - 1;
+	segments->signature = dots[1] + 1;
+	segments->signature_len = text + len - dots[1] - 1;
+	segments->signing_input_len = dots[1] - text;
+	return true;
+}
+
 /* JSON parser state. */
 typedef struct json_parser
 {
@@ -154,6 +182,7 @@ typedef struct json_parser
 	size_t		pos;
 	int			depth;
 	int			max_depth;
+	size_t		max_members;
 	const codec_allocator *allocator;
 	json_parse_result *result;
 } json_parser;
@@ -638,7 +667,11 @@ parse_container(json_parser *p, bool is_object)
 		else
 			node->first_child = child;
 		last = child;
-		node->count++;
+		if (++node->count > p->max_members && is_object)
+		{
+			fail(p, JSON_ERR_TOO_MANY_MEMBERS, open);
+			return NULL;
+		}
 
 		skip_whitespace(p);
 		if (p->pos >= p->len)
@@ -716,7 +749,7 @@ parse_value(json_parser *p)
 }
 
 json_node *
-json_parse(const char *src, size_t len, int max_depth,
+json_parse(const char *src, size_t len, const json_limits *limits,
 		   const codec_allocator *allocator, json_parse_result *result)
 {
 	json_parser p;
@@ -727,7 +760,8 @@ json_parse(const char *src, size_t len, int max_depth,
 	p.len = len;
 	p.pos = 0;
 	p.depth = 0;
-	p.max_depth = max_depth;
+	p.max_depth = limits->max_depth;
+	p.max_members = (size_t) limits->max_members;
 	p.allocator = allocator;
 	p.result = result;
 
@@ -765,6 +799,8 @@ json_error_text(json_error error)
 			return "duplicate member name";
 		case JSON_ERR_TOO_DEEP:
 			return "nesting too deep";
+		case JSON_ERR_TOO_MANY_MEMBERS:
+			return "too many members in an object";
 	}
 	return "unknown error";
 }

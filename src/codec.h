@@ -40,6 +40,25 @@ extern size_t base64url_encode(const unsigned char *src, size_t len, char *dst);
 extern bool base64url_decode(const char *src, size_t len, unsigned char *dst,
 							 size_t *dst_len, size_t *bad_offset);
 
+/* The three segments of a compact JWS (RFC 7515 section 7.1). */
+typedef struct jws_segments
+{
+	const char *header;			/* base64url text of each segment */
+	size_t		header_len;
+	const char *payload;
+	size_t		payload_len;
+	const char *signature;
+	size_t		signature_len;
+	size_t		signing_input_len;	/* header.payload, before the second dot */
+} jws_segments;
+
+/*
+ * Split a compact JWS at its dots.  Returns false unless there are exactly
+ * three segments, and sets *segment_count either way.
+ */
+extern bool jws_split(const char *text, size_t len, jws_segments *segments,
+					  int *segment_count);
+
 /* JSON (RFC 8259), parsed into a tree. */
 
 typedef enum json_kind
@@ -77,8 +96,16 @@ typedef enum json_error
 	JSON_ERR_NUL,				/* \u0000, which PostgreSQL text cannot hold */
 	JSON_ERR_NUMBER_RANGE,		/* number outside PostgreSQL numeric's range */
 	JSON_ERR_DUPLICATE_KEY,		/* a member name appears twice in one object */
-	JSON_ERR_TOO_DEEP			/* nesting deeper than the limit */
+	JSON_ERR_TOO_DEEP,			/* nesting deeper than the limit */
+	JSON_ERR_TOO_MANY_MEMBERS	/* an object with more members than the limit */
 } json_error;
+
+/* Limits on a JSON text beyond its length. */
+typedef struct json_limits
+{
+	int			max_depth;		/* levels of nested arrays and objects */
+	int			max_members;	/* members of any one object */
+} json_limits;
 
 typedef struct json_parse_result
 {
@@ -89,12 +116,11 @@ typedef struct json_parse_result
 } json_parse_result;
 
 /*
- * Parse one JSON text of len bytes (not NUL-terminated).  Containers may
- * nest at most max_depth levels.  Returns the root, or NULL with *result
- * saying why.  Strings in the tree may point into src, which must outlive
- * the tree.
+ * Parse one JSON text of len bytes (not NUL-terminated) within the limits.
+ * Returns the root, or NULL with *result saying why.  Strings in the tree
+ * may point into src, which must outlive the tree.
  */
-extern json_node *json_parse(const char *src, size_t len, int max_depth,
+extern json_node *json_parse(const char *src, size_t len, const json_limits *limits,
 							 const codec_allocator *allocator,
 							 json_parse_result *result);
 

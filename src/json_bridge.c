@@ -31,7 +31,9 @@ palloc_allocator(void)
 json_node *
 parse_json_or_null(const char *src, size_t len, json_parse_result *result)
 {
-	return json_parse(src, len, jwt_max_json_depth, &palloc_codec_allocator, result);
+	json_limits limits = {jwt_max_json_depth, jwt_max_json_members};
+
+	return json_parse(src, len, &limits, &palloc_codec_allocator, result);
 }
 
 /*

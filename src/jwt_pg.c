@@ -27,6 +27,7 @@ PG_MODULE_MAGIC;
 int			jwt_leeway_seconds = 0;
 int			jwt_max_token_bytes = 65536;
 int			jwt_max_json_depth = 32;
+int			jwt_max_json_members = 1000;
 
 void		_PG_init(void);
 
@@ -54,6 +55,14 @@ _PG_init(void)
 							NULL,
 							&jwt_max_json_depth,
 							32, 1, 1000,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("jwt_pg.max_json_members",
+							"Most members that any one object in a token's header or claims may have.",
+							NULL,
+							&jwt_max_json_members,
+							1000, 1, 1000000,
 							PGC_SUSET, 0,
 							NULL, NULL, NULL);
 

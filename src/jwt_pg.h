@@ -19,6 +19,7 @@
 extern int	jwt_leeway_seconds;
 extern int	jwt_max_token_bytes;
 extern int	jwt_max_json_depth;
+extern int	jwt_max_json_members;
 
 /* Maximum leeway that a setting or an argument may request, in seconds. */
 #define JWT_MAX_LEEWAY_SECONDS 300

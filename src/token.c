@@ -157,8 +157,8 @@ decode_segment(jws_token *token, int index, const char *src, size_t len,
 bool
 token_decode(jws_token *token, const char *text, size_t len)
 {
-	const char *dots[2];
-	int			ndots = 0;
+	jws_segments segments;
+	int			segment_count;
 	unsigned char *header;
 	unsigned char *payload;
 
@@ -171,39 +171,22 @@ token_decode(jws_token *token, const char *text, size_t len)
 					  "The token has %zu bytes, more than jwt_pg.max_token_bytes (%d).",
 					  len, jwt_max_token_bytes);
 
-	for (size_t i = 0; i < len; i++)
-	{
-		if (text[i] != '.')
-			continue;
-		if (ndots == 2)
-		{
-			ndots++;
-			break;
-		}
-		dots[ndots++] = text + i;
-	}
-	if (ndots != 2)
-	{
-		int			segments = 1;
-
-		for (size_t i = 0; i < len; i++)
-			segments += (text[i] == '.');
+	if (!jws_split(text, len, &segments, &segment_count))
 		return reject(token, TOKEN_MALFORMED,
 					  "A compact JWS has 3 segments separated by dots; this token has %d.",
-					  segments);
-	}
+					  segment_count);
 
-	if (!decode_segment(token, 0, text, dots[0] - text,
+	if (!decode_segment(token, 0, segments.header, segments.header_len,
 						&header, &token->header_json_len) ||
-		!decode_segment(token, 1, dots[0] + 1, dots[1] - dots[0] - 1,
+		!decode_segment(token, 1, segments.payload, segments.payload_len,
 						&payload, &token->payload_len) ||
-		!decode_segment(token, 2, dots[1] + 1, text + len - dots[1] - 1,
+		!decode_segment(token, 2, segments.signature, segments.signature_len,
 						&token->signature, &token->signature_len))
 		return false;
 
 	token->header_json = (char *) header;
 	token->payload = (char *) payload;
-	token->signing_input_len = dots[1] - text;
+	token->signing_input_len = segments.signing_input_len;
 	return true;
 }
 
@@ -216,6 +199,10 @@ reject_json(jws_token *token, token_failure failure, const char *part,
 		return reject(token, TOKEN_TOO_LARGE,
 					  "Nesting in the %s is deeper than jwt_pg.max_json_depth (%d).",
 					  part, jwt_max_json_depth);
+	if (result->error == JSON_ERR_TOO_MANY_MEMBERS)
+		return reject(token, TOKEN_TOO_LARGE,
+					  "An object in the %s has more members than jwt_pg.max_json_members (%d).",
+					  part, jwt_max_json_members);
 	if (result->error == JSON_ERR_DUPLICATE_KEY)
 		return reject(token, failure,
 					  "The member \"%s\" appears more than once in the %s.",
@@ -506,6 +493,12 @@ parse_own_json(const char *json, size_t len, const char *what)
 					 errmsg("%s nest too deeply", what),
 					 errdetail("Tokens may nest at most jwt_pg.max_json_depth (%d) levels.",
 							   jwt_max_json_depth)));
+		if (result.error == JSON_ERR_TOO_MANY_MEMBERS)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("%s have an object with too many members", what),
+					 errdetail("Objects in tokens may have at most jwt_pg.max_json_members (%d) members.",
+							   jwt_max_json_members)));
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s cannot be encoded in a token", what),

@@ -20,6 +20,8 @@ REQUIRED_PACKAGES=(
     python3-jwt
     python3-psycopg2
     python3-cryptography
+    clang-14
+    libclang-rt-14-dev
 )
 
 # sun_path is 108 bytes long, NUL included, so socket paths must be shorter.
@@ -142,9 +144,13 @@ conf_quote() {
     printf "'%s'" "${1//\'/\'\'}"
 }
 
-# Creates and starts a throwaway cluster, exports PGHOST, PGPORT, PGUSER and
-# PGDATABASE for the rest of the script, and installs an EXIT trap that
-# stops the cluster however the script ends.
+# Creates and starts a throwaway cluster, exports PGHOST, PGPORT, PGUSER,
+# PGDATABASE and JWT_PG_SERVER_LOG for the rest of the script, and installs
+# an EXIT trap that stops the cluster however the script ends.
+#
+# Arguments NAME=VALUE go into the server's environment (LD_PRELOAD of a
+# sanitizer runtime, say).  EXTRA_SERVER_SETTINGS, if set, holds more
+# postgresql.conf lines.
 start_cluster() {
     local port="${JWT_PG_PORT:-54329}"
     [[ -n ${PG_BINDIR:-} ]] || PG_BINDIR="$("$(find_pg_config)" --bindir)"
@@ -172,16 +178,19 @@ port = $port
 unix_socket_directories = $(conf_quote "$CLUSTER_DIR")
 max_worker_processes = 16
 fsync = off
+${EXTRA_SERVER_SETTINGS:-}
 EOF
 
     log "starting the cluster (socket $CLUSTER_DIR, port $port)"
-    if ! as_cluster_owner "$PG_BINDIR/pg_ctl" -D "$data_dir" -l "$CLUSTER_DIR/server.log" \
+    rm -f "$CLUSTER_DIR/server.log"
+    if ! as_cluster_owner env "$@" "$PG_BINDIR/pg_ctl" -D "$data_dir" -l "$CLUSTER_DIR/server.log" \
         -w -t 60 start >/dev/null; then
         cat "$CLUSTER_DIR/server.log" >&2 || true
         die "the cluster did not start"
     fi
 
     export PGHOST="$CLUSTER_DIR" PGPORT="$port" PGUSER=postgres PGDATABASE=postgres
+    export JWT_PG_SERVER_LOG="$CLUSTER_DIR/server.log"
 }
 
 # Stops the cluster and removes its data directory.  The server log is kept

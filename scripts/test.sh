@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Runs every test suite of jwt_pg against a throwaway PostgreSQL 15 cluster:
-# the pg_regress tests, the isolation tests and each test/*.py script.
+# Runs every test suite of jwt_pg: against a throwaway PostgreSQL 15
+# cluster, the pg_regress tests, the isolation tests and each test/*.py
+# script, then a search of their messages for secrets; the libFuzzer
+# harnesses (with AddressSanitizer) for a bounded time; and the SQL tests
+# again with the extension built with UndefinedBehaviorSanitizer.
 # Works as root on a fresh Debian 12 machine: it installs what it needs.
 #
 # The last line of output is "N passed, N failed", counting suites.  The
@@ -9,6 +12,7 @@
 # Environment:
 #   JWT_PG_SUITE_TIMEOUT  seconds one suite may run before it counts as
 #                         failed (default 900)
+#   FUZZ_SECONDS          seconds of fuzzing per harness (default 20)
 set -euo pipefail
 
 # shellcheck source=scripts/common.sh
@@ -16,30 +20,47 @@ source "$(dirname -- "${BASH_SOURCE[0]}")/common.sh"
 
 PYTHON=/usr/bin/python3
 SUITE_TIMEOUT="${JWT_PG_SUITE_TIMEOUT:-900}"
+FUZZ_SECONDS="${FUZZ_SECONDS:-20}"
+
+# The messages of the whole run are searched for secrets, debug ones too.
+EXTRA_SERVER_SETTINGS="log_min_messages = debug1"
+
+# gcc's UndefinedBehaviorSanitizer, whose runtime loads with the extension.
+# NOTE: AddressSanitizer is not run on the server: Debian's postgres 15
+# deadlocks at startup with libasan preloaded (bindtextdomain waits on
+# glibc's _nl_state_lock), with gcc 12's and clang 14's runtimes alike.
+# The fuzzing harnesses run the codec under AddressSanitizer instead.
+SANITIZER_FLAGS="-fsanitize=undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 
 # One "PASS name" or "FAIL name" line per suite, in the order they ran.
 SUITE_RESULTS=()
 FAILED_COUNT=0
 
 # Runs one suite, records its result and returns its exit status.  Callers
-# carry on after a failure, so that the summary is complete.
+# carry on after a failure, so that the summary is complete.  A command
+# runs under the suite time limit; a shell function of this script runs
+# in this shell, because timeout cannot run it.
 run_suite() {
-    local name="$1"
+    local name="$1" status=0
     shift
     log "suite: $name"
-    if timeout --kill-after=30 "$SUITE_TIMEOUT" "$@"; then
+    if declare -F "$1" >/dev/null; then
+        "$@" || status=$?
+    else
+        timeout --kill-after=30 "$SUITE_TIMEOUT" "$@" || status=$?
+    fi
+
+    if ((status == 0)); then
         SUITE_RESULTS+=("PASS  $name")
         return 0
-    else
-        local status=$?
-        if ((status == 124)); then
-            printf 'suite %s timed out after %ss\n' "$name" "$SUITE_TIMEOUT"
-        fi
-        printf 'suite %s FAILED (exit status %d)\n' "$name" "$status"
-        SUITE_RESULTS+=("FAIL  $name")
-        FAILED_COUNT=$((FAILED_COUNT + 1))
-        return "$status"
     fi
+    if ((status == 124)); then
+        printf 'suite %s timed out after %ss\n' "$name" "$SUITE_TIMEOUT"
+    fi
+    printf 'suite %s FAILED (exit status %d)\n' "$name" "$status"
+    SUITE_RESULTS+=("FAIL  $name")
+    FAILED_COUNT=$((FAILED_COUNT + 1))
+    return "$status"
 }
 
 # Prints a variable of the Makefile, as make expands it.
@@ -84,7 +105,10 @@ run_python_suites() {
     local files=() file
     shopt -s nullglob
     for file in "$REPO_ROOT"/test/*.py; do
-        [[ $(basename -- "$file") == _* ]] || files+=("$file")
+        case "$(basename -- "$file")" in
+            _* | scan_*) ;;
+            *) files+=("$file") ;;
+        esac
     done
     shopt -u nullglob
 
@@ -95,6 +119,54 @@ run_python_suites() {
     for file in "${files[@]}"; do
         run_suite "test/$(basename -- "$file")" "$PYTHON" "$file" || true
     done
+}
+
+# Searches the messages of the suites that ran for secrets; it must run
+# after them, on the same cluster.
+run_scan_suites() {
+    local file
+    for file in "$REPO_ROOT"/test/scan_*.py; do
+        [[ -e $file ]] || continue
+        run_suite "test/$(basename -- "$file")" "$PYTHON" "$file" || true
+    done
+}
+
+run_fuzz_suite() {
+    run_suite "fuzz (libFuzzer, ${FUZZ_SECONDS} s per harness)" \
+        make -C "$REPO_ROOT/fuzz" smoke FUZZ_SECONDS="$FUZZ_SECONDS" || true
+}
+
+# Prints the sanitizer reports that the server wrote, and fails if any.
+check_sanitizer_reports() {
+    local reports=("$CLUSTER_DIR"/data/sanitizer.*)
+    if [[ -e ${reports[0]} ]]; then
+        cat "${reports[@]}"
+        return 1
+    fi
+    log "no sanitizer reports"
+}
+
+# Runs the SQL suites against a build with UBSan, which writes any report
+# to sanitizer.<pid> in the data directory and stops the backend.
+run_sanitized_sql_suites() {
+    log "building the extension with $SANITIZER_FLAGS"
+    make -C "$REPO_ROOT" clean PG_CONFIG="$PG_CONFIG" >/dev/null || return 1
+    make -C "$REPO_ROOT" -j "$(nproc)" PG_CONFIG="$PG_CONFIG" PROFILE="$SANITIZER_FLAGS" \
+        >/dev/null || return 1
+    make -C "$REPO_ROOT" install PG_CONFIG="$PG_CONFIG" >/dev/null || return 1
+
+    start_cluster UBSAN_OPTIONS="print_stacktrace=1:log_path=sanitizer"
+    local status=0
+    make -C "$REPO_ROOT" installcheck PG_CONFIG="$PG_CONFIG" || status=1
+    check_sanitizer_reports || status=1
+    stop_cluster
+    return "$status"
+}
+
+# Puts the ordinary build back in place of the sanitized one.
+restore_build() {
+    make -C "$REPO_ROOT" clean PG_CONFIG="$PG_CONFIG" >/dev/null
+    build_and_install >/dev/null
 }
 
 print_summary() {
@@ -115,9 +187,15 @@ main() {
     cd "$REPO_ROOT"
     run_sql_suites
     run_python_suites
+    run_scan_suites
 
     # Stopped here, not by the EXIT trap, so that the summary stays last.
     stop_cluster
+
+    run_fuzz_suite
+    run_suite "UBSan build (pg_regress and isolation)" \
+        run_sanitized_sql_suites || true
+    restore_build
     print_summary
     ((FAILED_COUNT == 0))
 }

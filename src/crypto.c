@@ -5,7 +5,11 @@
  * HMAC contexts are fetched once per backend and re-keyed for each call,
  * which saves the algorithm lookup that a one-shot HMAC() performs every
  * time.  Nothing in this file calls into PostgreSQL, so no error can be
- * raised while an OpenSSL object is half-used.
+ * raised while an OpenSSL object is half-used, and no call allocates an
+ * OpenSSL object that outlives it: an ERROR raised by the caller cannot
+ * leak one.  Code that needs per-call objects (EVP_PKEY for asymmetric
+ * keys, say) must free them before it raises, or track them with a
+ * resource owner.
  */
 #include "crypto.h"
 

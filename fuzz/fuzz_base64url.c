@@ -2,10 +2,10 @@
  * fuzz_base64url.c
  *		libFuzzer harness for the strict base64url codec.
  *
- * Properties checked: decoding never reads or writes out of bounds; a
- * string that decodes re-encodes to itself (one encoding per byte string);
- * a rejected string names an offset inside it; and any bytes survive an
- * encode and decode round trip.
+ * Beyond memory safety, it checks three properties.  A string that decodes
+ * re-encodes to itself, so each byte string has one encoding.  A rejected
+ * string names an offset inside it.  Any bytes survive an encode and decode
+ * round trip.
  */
 #include <stdint.h>
 #include <stdlib.h>

@@ -149,7 +149,7 @@ conf_quote() {
 # an EXIT trap that stops the cluster however the script ends.
 #
 # Arguments NAME=VALUE go into the server's environment (LD_PRELOAD of a
-# sanitizer runtime, say).  EXTRA_SERVER_SETTINGS, if set, holds more
+# sanitizer runtime, say).  EXTRA_SERVER_SETTINGS, if set, contains more
 # postgresql.conf lines.
 start_cluster() {
     local port="${JWT_PG_PORT:-54329}"

@@ -10,7 +10,8 @@ OBJS = \
 	src/token.o \
 	src/crypto.o \
 	src/state.o \
-	src/refresh_worker.o
+	src/refresh_worker.o \
+	src/jwk.o
 
 DATA = jwt_pg--0.1.0.sql
 PGFILEDESC = "jwt_pg - JSON Web Tokens for PostgreSQL"
@@ -19,7 +20,7 @@ PG_CPPFLAGS = -I$(srcdir)/src
 SHLIB_LINK = -lcrypto
 
 # Regression tests run in this order; setup creates the extension and roles.
-REGRESS = setup create verify cases jws decode refresh blacklist privileges
+REGRESS = setup create verify cases jws jwks decode refresh blacklist privileges
 
 ISOLATION = refresh_race purge_race revoke_blocked
 ISOLATION_OPTS = --load-extension=jwt_pg

@@ -95,6 +95,28 @@ RETURNS boolean
 AS 'MODULE_PATHNAME', 'jwt_valid'
 LANGUAGE C STABLE PARALLEL SAFE;
 
+-- Verification against a JWK Set (RFC 7517), for tokens that an identity
+-- provider signs with RS, PS, ES or EdDSA keys.  Pass the set as jsonb: a
+-- text literal would be taken for a secret.
+CREATE FUNCTION jwt_verify(token text, jwks jsonb, algorithms text[] DEFAULT NULL,
+                           audience text DEFAULT NULL, issuer text DEFAULT NULL,
+                           leeway interval DEFAULT NULL)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'jwt_verify_jwks'
+LANGUAGE C STABLE PARALLEL SAFE;
+
+CREATE FUNCTION jwt_valid(token text, jwks jsonb, algorithms text[] DEFAULT NULL,
+                          audience text DEFAULT NULL, issuer text DEFAULT NULL,
+                          leeway interval DEFAULT NULL)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'jwt_valid_jwks'
+LANGUAGE C STABLE PARALLEL SAFE;
+
+CREATE FUNCTION jws_verify(token text, jwks jsonb, algorithms text[] DEFAULT NULL)
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'jws_verify_jwks'
+LANGUAGE C STABLE PARALLEL SAFE;
+
 -- STABLE rather than IMMUTABLE: jwt_pg.max_token_bytes bounds the output.
 CREATE FUNCTION jws_sign(payload bytea, secret text, algorithm text DEFAULT 'HS256',
                          header jsonb DEFAULT NULL)

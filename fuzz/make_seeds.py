@@ -49,7 +49,21 @@ def write(harness, data):
         f.write(data)
 
 
+def jwk_seeds():
+    """Yield the JWKs of the shared vectors and the JWK Sets in sql/jwks.sql."""
+    folder = os.path.join(ROOT, '..', 'shared', 'peer', 'jose-cookbook', 'jwk')
+    if os.path.isdir(folder):
+        for name in sorted(os.listdir(folder)):
+            with open(os.path.join(folder, name), 'rb') as f:
+                yield f.read()
+    with open(os.path.join(ROOT, 'sql', 'jwks.sql'), encoding='utf-8') as f:
+        for match in re.findall(r"'(\{\"keys\":.*?)'::jsonb", f.read()):
+            yield match.encode()
+
+
 def main():
+    for seed in jwk_seeds():
+        write('fuzz_jwk', seed)
     for token in tokens():
         write('fuzz_token', token.encode())
         for segment in token.split('.'):

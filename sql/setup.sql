@@ -72,3 +72,21 @@ EXCEPTION WHEN OTHERS THEN
   RETURN SQLSTATE || ' ' || SQLERRM;
 END
 $$;
+
+-- The same for the JWK Set form of jwt_verify and jwt_valid.
+CREATE FUNCTION outcome_jwks(token text, jwks jsonb) RETURNS text
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+  PERFORM jwt_verify(token, jwks);
+  IF NOT jwt_valid(token, jwks) THEN
+    RETURN 'jwt_valid disagrees';
+  END IF;
+  RETURN 'accepted';
+EXCEPTION WHEN OTHERS THEN
+  IF SQLSTATE = '28000' AND jwt_valid(token, jwks) THEN
+    RETURN 'jwt_valid disagrees';
+  END IF;
+  RETURN SQLSTATE || ' ' || SQLERRM;
+END
+$$;

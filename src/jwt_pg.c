@@ -111,11 +111,12 @@ secret_argument(FunctionCallInfo fcinfo, int argno, size_t *len)
 	return (const unsigned char *) VARDATA_ANY(secret);
 }
 
+/* The algorithm of a signing call: an HMAC algorithm. */
 static jwt_alg
 algorithm_argument(FunctionCallInfo fcinfo, int argno)
 {
 	require_argument(fcinfo, argno, "algorithm");
-	return algorithm_from_text(PG_GETARG_TEXT_PP(argno));
+	return signing_algorithm_from_text(PG_GETARG_TEXT_PP(argno));
 }
 
 /* Seconds in an interval, counting a month as 30 days. */
@@ -128,10 +129,48 @@ interval_seconds(const Interval *interval)
 }
 
 /*
- * The allowed algorithms: those in a text[] argument, or all HMAC algorithms
- * for NULL, less those that the secret is too short for.  When none is left,
- * the secret is a bad argument.  This depends on the arguments only, so a
- * token's header can make jwt_valid return false but never raise.
+ * Mark the algorithms of a text[] argument in listed[], or all of them for
+ * NULL.  Returns whether the argument was NULL.
+ */
+static bool
+read_algorithm_list(FunctionCallInfo fcinfo, int argno, bool *listed)
+{
+	ArrayType  *array;
+	Datum	   *names;
+	bool	   *nulls;
+	int			count;
+
+	if (PG_ARGISNULL(argno))
+	{
+		for (int i = 0; i < JWT_ALG_COUNT; i++)
+			listed[i] = true;
+		return true;
+	}
+
+	array = PG_GETARG_ARRAYTYPE_P(argno);
+	deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT, &names, &nulls, &count);
+	if (count == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("algorithms must not be empty"),
+				 errhint("Pass NULL for the default list.")));
+	for (int i = 0; i < count; i++)
+	{
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("algorithms must not contain NULL")));
+		listed[algorithm_from_text(DatumGetTextPP(names[i]))] = true;
+	}
+	return false;
+}
+
+/*
+ * The allowed algorithms for verifying with a secret: the HMAC algorithms
+ * in a text[] argument, or all of them for NULL, less those that the secret
+ * is too short for.  When none is left, the secret is a bad argument.  This
+ * depends on the arguments only, so a token's header can make jwt_valid
+ * return false but never raise.
  */
 static void
 read_algorithms(FunctionCallInfo fcinfo, int argno, size_t key_len,
@@ -140,32 +179,18 @@ read_algorithms(FunctionCallInfo fcinfo, int argno, size_t key_len,
 	bool		listed[JWT_ALG_COUNT] = {false};
 	bool		any = false;
 
-	if (PG_ARGISNULL(argno))
-	{
-		for (int i = 0; i < JWT_ALG_COUNT; i++)
-			listed[i] = true;
-	}
-	else
-	{
-		ArrayType  *array = PG_GETARG_ARRAYTYPE_P(argno);
-		Datum	   *names;
-		bool	   *nulls;
-		int			count;
+	(void) read_algorithm_list(fcinfo, argno, listed);
 
-		deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT, &names, &nulls, &count);
-		if (count == 0)
+	for (int i = 0; i < JWT_ALG_COUNT; i++)
+	{
+		if (!listed[i] || jwt_alg_is_hmac((jwt_alg) i))
+			continue;
+		if (!PG_ARGISNULL(argno))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("algorithms must not be empty"),
-					 errhint("Pass NULL to allow HS256, HS384 and HS512.")));
-		for (int i = 0; i < count; i++)
-		{
-			if (nulls[i])
-				ereport(ERROR,
-						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-						 errmsg("algorithms must not contain NULL")));
-			listed[algorithm_from_text(DatumGetTextPP(names[i]))] = true;
-		}
+					 errmsg("%s tokens cannot be verified with a secret", jwt_alg_name((jwt_alg) i)),
+					 errhint("Pass a JWK Set (jsonb) with the public key in place of the secret.")));
+		listed[i] = false;
 	}
 
 	for (int i = 0; i < JWT_ALG_COUNT; i++)
@@ -180,6 +205,52 @@ read_algorithms(FunctionCallInfo fcinfo, int argno, size_t key_len,
 	for (int i = 0; i < JWT_ALG_COUNT; i++)
 		if (listed[i])
 			check_secret_length((jwt_alg) i, key_len);
+}
+
+/*
+ * The allowed algorithms for verifying with a JWK Set: those listed, or for
+ * NULL the asymmetric ones.  HMAC keys from a set are used only when an
+ * HS algorithm is listed explicitly.
+ */
+static void
+read_jwks_algorithms(FunctionCallInfo fcinfo, int argno, verify_options *options)
+{
+	bool		listed[JWT_ALG_COUNT] = {false};
+	bool		all = read_algorithm_list(fcinfo, argno, listed);
+
+	for (int i = 0; i < JWT_ALG_COUNT; i++)
+		options->allowed[i] = listed[i] && !(all && jwt_alg_is_hmac((jwt_alg) i));
+}
+
+/* A JWK Set argument, parsed; raises unless it is an object with "keys". */
+static json_node *
+jwks_argument(FunctionCallInfo fcinfo, int argno)
+{
+	Jsonb	   *jwks;
+	StringInfoData buf;
+	json_parse_result result;
+	json_node  *root;
+	const json_node *keys;
+	size_t		len;
+	const char *json;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("jwks must not be NULL")));
+	jwks = PG_GETARG_JSONB_P(argno);
+
+	initStringInfo(&buf);
+	jsonb_to_compact_json(&buf, jwks);
+	json = server_to_utf8(buf.data, buf.len, &len);
+	root = parse_json_or_null(json, len, &result);
+	keys = json_object_get(root, "keys");
+	if (keys == NULL || keys->kind != JSON_ARRAY)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("jwks must be a JWK Set"),
+				 errdetail("A JWK Set is a JSON object with a \"keys\" array (RFC 7517 section 5).")));
+	return root;
 }
 
 static double
@@ -239,6 +310,88 @@ verify_jwt_arguments(FunctionCallInfo fcinfo, jws_token *token)
 		token_read_claims(token) &&
 		token_check_claims(token, &options, token_now()) &&
 		token_check_blacklist(token);
+}
+
+/*
+ * Verify a JWT with the arguments of the JWK Set forms of jwt_verify and
+ * jwt_valid: (token, jwks, algorithms, audience, issuer, leeway).
+ */
+static bool
+verify_jwt_jwks_arguments(FunctionCallInfo fcinfo, jws_token *token)
+{
+	text	   *token_text = PG_GETARG_TEXT_PP(0);
+	json_node  *jwks = jwks_argument(fcinfo, 1);
+	verify_options options;
+
+	memset(&options, 0, sizeof(options));
+	read_jwks_algorithms(fcinfo, 2, &options);
+	optional_text(fcinfo, 3, &options.audience, &options.audience_len);
+	optional_text(fcinfo, 4, &options.issuer, &options.issuer_len);
+	options.leeway = leeway_argument(fcinfo, 5);
+
+	return token_decode(token, VARDATA_ANY(token_text), VARSIZE_ANY_EXHDR(token_text)) &&
+		token_read_header(token) &&
+		token_check_alg(token, &options) &&
+		token_check_signature_jwks(token, jwks) &&
+		token_read_claims(token) &&
+		token_check_claims(token, &options, token_now()) &&
+		token_check_blacklist(token);
+}
+
+/* jwt_verify(token text, jwks jsonb, algorithms text[], audience text, issuer text, leeway interval) */
+PG_FUNCTION_INFO_V1(jwt_verify_jwks);
+Datum
+jwt_verify_jwks(PG_FUNCTION_ARGS)
+{
+	jws_token	token;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	if (!verify_jwt_jwks_arguments(fcinfo, &token))
+		token_raise(&token);
+	PG_RETURN_JSONB_P(json_node_to_jsonb(token.claims_root));
+}
+
+/* jwt_valid(token text, jwks jsonb, algorithms text[], audience text, issuer text, leeway interval) */
+PG_FUNCTION_INFO_V1(jwt_valid_jwks);
+Datum
+jwt_valid_jwks(PG_FUNCTION_ARGS)
+{
+	jws_token	token;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_BOOL(false);
+	PG_RETURN_BOOL(verify_jwt_jwks_arguments(fcinfo, &token));
+}
+
+/* jws_verify(token text, jwks jsonb, algorithms text[]) */
+PG_FUNCTION_INFO_V1(jws_verify_jwks);
+Datum
+jws_verify_jwks(PG_FUNCTION_ARGS)
+{
+	text	   *token_text;
+	json_node  *jwks;
+	verify_options options;
+	jws_token	token;
+	bytea	   *payload;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	token_text = PG_GETARG_TEXT_PP(0);
+	jwks = jwks_argument(fcinfo, 1);
+	memset(&options, 0, sizeof(options));
+	read_jwks_algorithms(fcinfo, 2, &options);
+
+	if (!token_decode(&token, VARDATA_ANY(token_text), VARSIZE_ANY_EXHDR(token_text)) ||
+		!token_read_header(&token) ||
+		!token_check_alg(&token, &options) ||
+		!token_check_signature_jwks(&token, jwks))
+		token_raise(&token);
+
+	payload = palloc(VARHDRSZ + token.payload_len);
+	SET_VARSIZE(payload, VARHDRSZ + token.payload_len);
+	memcpy(VARDATA(payload), token.payload, token.payload_len);
+	PG_RETURN_BYTEA_P(payload);
 }
 
 /* jwt_create(claims jsonb, secret text|bytea, algorithm text, expires_in interval, header jsonb) */

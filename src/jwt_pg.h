@@ -24,6 +24,9 @@ extern int	jwt_max_json_members;
 /* Maximum leeway that a setting or an argument may request, in seconds. */
 #define JWT_MAX_LEEWAY_SECONDS 300
 
+/* Longest kid that a header may carry, in bytes. */
+#define JWT_MAX_KID_LEN 256
+
 /* Bytes of random data in a generated jti (128 bits). */
 #define JWT_JTI_BYTES 16
 
@@ -48,7 +51,8 @@ typedef enum token_failure
 	TOKEN_ISSUED_IN_FUTURE,
 	TOKEN_AUDIENCE_MISMATCH,
 	TOKEN_ISSUER_MISMATCH,
-	TOKEN_REVOKED
+	TOKEN_REVOKED,
+	TOKEN_KEY_NOT_FOUND
 } token_failure;
 
 /* A compact JWS, split and decoded (token.c). */
@@ -92,6 +96,7 @@ extern bool token_decode(jws_token *token, const char *text, size_t len);
 extern bool token_read_header(jws_token *token);
 extern bool token_check_alg(jws_token *token, const verify_options *options);
 extern bool token_check_signature(jws_token *token, const unsigned char *key, size_t key_len);
+extern bool token_check_signature_jwks(jws_token *token, const json_node *jwks);
 extern bool token_read_claims(jws_token *token);
 extern bool token_check_claims(jws_token *token, const verify_options *options, double now);
 extern bool token_check_blacklist(jws_token *token);
@@ -108,6 +113,7 @@ extern json_node *claims_for_signing(Jsonb *claims_jsonb, jwt_claims *claims,
 extern char *jwt_sign_claims(Jsonb *claims, jwt_alg alg, const unsigned char *key,
 							 size_t key_len, const Interval *expires_in, Jsonb *header);
 extern jwt_alg algorithm_from_text(text *name);
+extern jwt_alg signing_algorithm_from_text(text *name);
 extern const char *printable_excerpt(const char *s, size_t len);
 
 /* json_bridge.c */

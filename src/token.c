@@ -28,6 +28,8 @@
 #include "utils/datetime.h"
 #include "utils/timestamp.h"
 
+#include "jwk.h"
+
 static const char *const failure_messages[] = {
 	[TOKEN_OK] = "token is valid",
 	[TOKEN_TOO_LARGE] = "token is too large",
@@ -42,6 +44,7 @@ static const char *const failure_messages[] = {
 	[TOKEN_AUDIENCE_MISMATCH] = "token audience mismatch",
 	[TOKEN_ISSUER_MISMATCH] = "token issuer mismatch",
 	[TOKEN_REVOKED] = "token has been revoked",
+	[TOKEN_KEY_NOT_FOUND] = "token key not found",
 };
 
 const char *
@@ -431,8 +434,139 @@ algorithm_from_text(text *name)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unsupported algorithm \"%s\"", printable_excerpt(s, len)),
-				 errhint("Supported algorithms are HS256, HS384 and HS512; names are case-sensitive.")));
+				 errhint("Supported algorithms are HS256, HS384, HS512, RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512 and EdDSA; names are case-sensitive.")));
 	return alg;
+}
+
+/* Parse the algorithm of a signing call: jwt_pg signs with secrets only. */
+jwt_alg
+signing_algorithm_from_text(text *name)
+{
+	jwt_alg		alg = algorithm_from_text(name);
+
+	if (!jwt_alg_is_hmac(alg))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("signing with %s is not supported", jwt_alg_name(alg)),
+				 errdetail("jwt_pg signs with HS256, HS384 and HS512; it verifies %s tokens against a JWK Set.",
+						   jwt_alg_name(alg))));
+	return alg;
+}
+
+/* Tokens name the key with a kid of at most this many bytes. */
+static bool
+read_kid(jws_token *token, const char **kid, size_t *kid_len)
+{
+	const json_node *node = json_object_get(token->header, "kid");
+
+	*kid = NULL;
+	*kid_len = 0;
+	if (node == NULL)
+		return true;
+	if (node->kind != JSON_STRING || node->text_len > JWT_MAX_KID_LEN)
+		return reject(token, TOKEN_MALFORMED_HEADER,
+					  "The header member \"kid\" is not a string of at most %d bytes.",
+					  JWT_MAX_KID_LEN);
+	*kid = node->text;
+	*kid_len = node->text_len;
+	return true;
+}
+
+/* Most keys of a JWK Set tried for one token. */
+#define JWKS_MAX_CANDIDATES 16
+
+/*
+ * Check the signature against the keys of a JWK Set that fit the token's
+ * kid and algorithm.  A key that cannot be used (too short, malformed) is
+ * skipped, so a token's header can never make the call raise; when no key
+ * is usable the token is rejected with "token key not found".
+ */
+bool
+token_check_signature_jwks(jws_token *token, const json_node *jwks)
+{
+	const json_node *candidates[JWKS_MAX_CANDIDATES];
+	const char *kid;
+	size_t		kid_len;
+	size_t		count;
+	bool		keys_member;
+	bool		some_key_usable = false;
+	const char *key_problem = NULL;
+	const char *signature_problem = NULL;
+
+	if (!read_kid(token, &kid, &kid_len))
+		return false;
+
+	count = jwk_set_candidates(jwks, token->alg, kid, kid_len,
+							   candidates, JWKS_MAX_CANDIDATES, &keys_member);
+
+	for (size_t i = 0; i < count; i++)
+	{
+		jwk_public_key key;
+		const char *problem = NULL;
+
+		if (!jwk_read(candidates[i], palloc_allocator(), &key, &problem))
+		{
+			key_problem = problem;
+			continue;
+		}
+
+		if (jwt_alg_is_hmac(token->alg))
+		{
+			unsigned char mac[JWT_MAX_MAC_LEN];
+			size_t		mac_len = 0;
+			size_t		expected = jwt_alg_mac_len(token->alg);
+
+			if (key.x_len < expected)
+			{
+				key_problem = "the oct key is shorter than the hash output";
+				continue;
+			}
+			some_key_usable = true;
+			if (token->signature_len != expected)
+			{
+				signature_problem = "the signature does not have the hash's length";
+				continue;
+			}
+			if (!crypto_hmac(token->alg, key.x, key.x_len, (const unsigned char *) token->text,
+							 token->signing_input_len, mac, &mac_len))
+				elog(ERROR, "could not compute %s with OpenSSL", jwt_alg_name(token->alg));
+			if (crypto_equal(mac, token->signature, expected))
+				return true;
+			signature_problem = "the signature does not match the header and payload";
+			continue;
+		}
+
+		switch (crypto_verify_public(token->alg, &key, (const unsigned char *) token->text,
+									 token->signing_input_len, token->signature,
+									 token->signature_len, &problem))
+		{
+			case VERIFY_OK:
+				return true;
+			case VERIFY_BAD_SIGNATURE:
+				some_key_usable = true;
+				signature_problem = problem;
+				break;
+			case VERIFY_BAD_KEY:
+				key_problem = problem;
+				break;
+			case VERIFY_FAILED:
+				elog(ERROR, "could not verify %s with OpenSSL", jwt_alg_name(token->alg));
+		}
+	}
+
+	if (some_key_usable)
+		return reject(token, TOKEN_INVALID_SIGNATURE, "For the key in the JWK Set, %s.",
+					  signature_problem);
+	if (key_problem != NULL)
+		return reject(token, TOKEN_KEY_NOT_FOUND,
+					  "The JWK Set has no usable %s key: %s.",
+					  jwt_alg_name(token->alg), key_problem);
+	if (kid != NULL)
+		return reject(token, TOKEN_KEY_NOT_FOUND,
+					  "The JWK Set has no %s key with kid \"%s\".",
+					  jwt_alg_name(token->alg), printable_excerpt(kid, kid_len));
+	return reject(token, TOKEN_KEY_NOT_FOUND, "The JWK Set has no %s key.",
+				  jwt_alg_name(token->alg));
 }
 
 /* Convert a StringInfo's text from the database encoding to UTF-8. */

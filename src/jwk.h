@@ -1,0 +1,34 @@
+/*
+ * jwk.h
+ *		JSON Web Keys (RFC 7517): reading public keys and choosing one from a
+ *		JWK Set for a token.
+ *
+ * No backend dependencies, like codec.h.
+ */
+#ifndef JWT_PG_JWK_H
+#define JWT_PG_JWK_H
+
+#include "codec.h"
+#include "crypto.h"
+
+/*
+ * Read a JWK object into *key, decoding its members with the allocator.
+ * Private members (d, p, q, ...) are ignored.  Returns false with
+ * *problem set when a member is missing or invalid.
+ */
+extern bool jwk_read(const json_node *jwk, const codec_allocator *allocator,
+					 jwk_public_key *key, const char **problem);
+
+/*
+ * Find the keys of a JWK Set that may verify a token with this algorithm
+ * and kid (NULL when the token has none): the kid must match exactly when
+ * given, the key's kty must fit the algorithm, and a key's own "alg", when
+ * present, must equal it.  Fills candidates (at most max) and returns how
+ * many; sets *keys_member false when the set has no "keys" array.
+ */
+extern size_t jwk_set_candidates(const json_node *set, jwt_alg alg,
+								 const char *kid, size_t kid_len,
+								 const json_node **candidates, size_t max,
+								 bool *keys_member);
+
+#endif							/* JWT_PG_JWK_H */

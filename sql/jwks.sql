@@ -38,8 +38,8 @@ INSERT INTO idp_tokens VALUES
   ('eszero', 'eyJhbGciOiJFUzI1NiIsImtpZCI6ImVjLTEiLCJ0eXAiOiJKV1QifQ.eyJzdWIiOiJpZHAtdXNlciIsImlzcyI6Imh0dHBzOi8vaWRwLmV4YW1wbGUiLCJleHAiOjQxMDI0NDQ4MDB9.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'),
   ('esder', 'eyJhbGciOiJFUzI1NiIsImtpZCI6ImVjLTEiLCJ0eXAiOiJKV1QifQ.eyJzdWIiOiJpZHAtdXNlciIsImlzcyI6Imh0dHBzOi8vaWRwLmV4YW1wbGUiLCJleHAiOjQxMDI0NDQ4MDB9.MEUCIQDXja5poSmhWGbY9tPOEnuseG_mir4QiPXC5NCVJzOJlQIgZpixKsDEZ4DLudsUPiLsOin7CvAJZCrhu-BSTNKQwyc'),
   ('esrn', 'eyJhbGciOiJFUzI1NiIsImtpZCI6ImVjLTEiLCJ0eXAiOiJKV1QifQ.eyJzdWIiOiJpZHAtdXNlciIsImlzcyI6Imh0dHBzOi8vaWRwLmV4YW1wbGUiLCJleHAiOjQxMDI0NDQ4MDB9._____wAAAAD__________7zm-q2nF56E87nKwvxjJVE4kDw8L-7bBF4CIl_gl9s6o_U3P5vPxdFIO3B75ImjXQ');
--- ps256 is signed with the RSA key, whose "alg" member allows RS256 only;
--- esrn has r equal to the group order; rsaweak uses a 1024-bit key.
+-- ps256 is signed with the RSA key, whose "alg" member allows RS256 only.
+-- esrn has r equal to the group order.  rsaweak uses a 1024-bit key.
 SELECT name, outcome_jwks(token, jwks) FROM idp_tokens, idp ORDER BY name;
 SELECT jwt_verify(token, jwks, issuer => 'https://idp.example') ->> 'sub' AS sub
   FROM idp_tokens, idp WHERE name = 'es256';

@@ -2,8 +2,8 @@
  * crypto.h
  *		Every use of OpenSSL in jwt_pg.
  *
- * These functions never raise a PostgreSQL error; they return false and the
- * caller reports.  No OpenSSL object is live across a call that can raise,
+ * These functions never raise a PostgreSQL error.  They return false or a
+ * failure code, and the caller reports.  No OpenSSL object is live across a call that can raise,
  * so an ERROR can never leak one.
  */
 #ifndef JWT_PG_CRYPTO_H

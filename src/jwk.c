@@ -4,8 +4,8 @@
  *		JWK Set for a token.
  *
  * A key is chosen by what the verifier allows, never by what the token
- * asks for: the token's kid only narrows the set, and the key's kty and
- * alg must fit the algorithm the verifier accepted.  This file must not
+ * requests.  The token's kid only narrows the set, and the key's kty and
+ * alg must fit the algorithm that the verifier accepted.  This file must not
  * include postgres.h, so that fuzzing harnesses can link it alone.
  */
 #include "jwk.h"

@@ -21,10 +21,11 @@ extern bool jwk_read(const json_node *jwk, const codec_allocator *allocator,
 
 /*
  * Find the keys of a JWK Set that may verify a token with this algorithm
- * and kid (NULL when the token has none): the kid must match exactly when
- * given, the key's kty must fit the algorithm, and a key's own "alg", when
- * present, must equal it.  Fills candidates (at most max) and returns how
- * many; sets *keys_member false when the set has no "keys" array.
+ * and kid (NULL when the token has none).  A given kid must match exactly,
+ * the key's kty must fit the algorithm, and the key's own "alg" and "use",
+ * when present, must be the algorithm and "sig".  Fills candidates (at
+ * most max) and returns how many.  Sets *keys_member false when the set has
+ * no "keys" array.
  */
 extern size_t jwk_set_candidates(const json_node *set, jwt_alg alg,
 								 const char *kid, size_t kid_len,

@@ -84,4 +84,13 @@ SELECT jwt_valid(token, jwks, ARRAY['RS257']) FROM idp_tokens, idp WHERE name = 
 SELECT jwt_verify(token, 'a-secret-of-at-least-32-bytes!!!', ARRAY['RS256']) FROM idp_tokens WHERE name = 'rs256';
 SELECT jwt_create('{}', s32(), 'ES256');
 
+-- An EC key whose x has a leading zero byte dropped, as PyJWT 2.6 writes
+-- it: the coordinate is padded back.  One byte too many is refused.
+SELECT jwt_verify('eyJhbGciOiJFUzI1NiIsImtpZCI6InNob3J0LXgiLCJ0eXAiOiJKV1QifQ.eyJzdWIiOiJzaG9ydCIsImV4cCI6NDEwMjQ0NDgwMH0.fisBI2Fdo10yA7V1H8thp7eax3d8ohaMcojRxpNiS95twzByOMQjVWfJCSYJ0SWYj0OYMbVlJkKcLRPJaLm_7Q',
+                  '{"keys":[{"kty":"EC","crv":"P-256","kid":"short-x","x":"bv2doZh513dnD-sNGMRaBZ4dnp5GFQRIz9el9mhnFA","y":"_VerivYpKlbS16AxWKU6BncEiX8WdXjZ7k-s1u5pWI4"}]}'::jsonb) ->> 'sub' AS short_x;
+-- should fail
+SELECT jwt_verify('eyJhbGciOiJFUzI1NiIsImtpZCI6InNob3J0LXgiLCJ0eXAiOiJKV1QifQ.eyJzdWIiOiJzaG9ydCIsImV4cCI6NDEwMjQ0NDgwMH0.fisBI2Fdo10yA7V1H8thp7eax3d8ohaMcojRxpNiS95twzByOMQjVWfJCSYJ0SWYj0OYMbVlJkKcLRPJaLm_7Q',
+                  jsonb_build_object('keys', jsonb_build_array('{"kty":"EC","crv":"P-256","kid":"short-x","x":"bv2doZh513dnD-sNGMRaBZ4dnp5GFQRIz9el9mhnFA","y":"_VerivYpKlbS16AxWKU6BncEiX8WdXjZ7k-s1u5pWI4"}'::jsonb
+                                     || jsonb_build_object('y', b64url('\x00'::bytea || decode(translate(rpad('_VerivYpKlbS16AxWKU6BncEiX8WdXjZ7k-s1u5pWI4', 44, '='), '-_', '+/'), 'base64'))))));
+
 DROP TABLE cookbook, cookbook_keys, idp, idp_tokens;

@@ -285,14 +285,20 @@ public_key_from_jwk(const alg_info *info, const jwk_public_key *key, const char 
 			*problem = "the key's crv does not fit the algorithm";
 			goto done;
 		}
-		if (key->x_len != width || key->y_len != width)
+		/*
+		 * RFC 7518 section 6.2.1.2 asks for full-width coordinates, but
+		 * some libraries (PyJWT 2.6, for one) drop leading zero bytes.
+		 * The value is the same big-endian integer, so pad it back.
+		 */
+		if (key->x_len == 0 || key->y_len == 0 || key->x_len > width || key->y_len > width)
 		{
-			*problem = "the key's x and y do not have the curve's length";
+			*problem = "the key's x and y do not fit the curve's length";
 			goto done;
 		}
+		memset(point, 0, sizeof(point));
 		point[0] = 0x04;
-		memcpy(point + 1, key->x, width);
-		memcpy(point + 1 + width, key->y, width);
+		memcpy(point + 1 + width - key->x_len, key->x, key->x_len);
+		memcpy(point + 1 + 2 * width - key->y_len, key->y, key->y_len);
 		if (!OSSL_PARAM_BLD_push_utf8_string(builder, "group", openssl_group(key->crv), 0) ||
 			!OSSL_PARAM_BLD_push_octet_string(builder, "pub", point, 1 + 2 * width))
 			goto done;

@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Interop between jwt_pg and PyJWT, both ways, for HS256, HS384 and HS512.
+"""Interop between jwt_pg and PyJWT: both ways for HS256, HS384 and HS512,
+and PyJWT's RS, PS, ES and EdDSA tokens verified by jwt_pg against a JWK Set.
 
 Run with Debian's /usr/bin/python3 (python3-jwt, python3-psycopg2).  The
 server comes from the libpq environment (PGHOST, PGPORT, PGUSER,
@@ -8,6 +9,7 @@ the end.  The last line printed is "N passed, N failed".
 """
 
 import datetime
+import json
 import os
 import re
 import sys
@@ -16,6 +18,8 @@ import unittest
 
 import jwt
 import psycopg2
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
 import _runner
 from psycopg2.extras import Json
@@ -283,6 +287,68 @@ class Rejections(Case):
                     else:
                         self.assertPgError('28000', 'token algorithm not allowed',
                                            pg_verify, token, secret)
+
+
+def asymmetric_keys():
+    """Return fresh private keys, and the public JWK Set with their kids."""
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    keys = {
+        'rsa': (rsa_key, RSAAlgorithm),
+        'p256': (ec.generate_private_key(ec.SECP256R1()), ECAlgorithm),
+        'p384': (ec.generate_private_key(ec.SECP384R1()), ECAlgorithm),
+        'p521': (ec.generate_private_key(ec.SECP521R1()), ECAlgorithm),
+        'ed25519': (ed25519.Ed25519PrivateKey.generate(), OKPAlgorithm),
+    }
+    jwks = []
+    for kid, (private_key, algorithm) in keys.items():
+        jwk = json.loads(algorithm.to_jwk(private_key.public_key()))
+        jwk['kid'] = kid
+        jwks.append(jwk)
+    return {kid: key for kid, (key, _) in keys.items()}, {'keys': jwks}
+
+
+# Each asymmetric algorithm and the kid of the key that signs it.
+ASYMMETRIC = {
+    'RS256': 'rsa', 'RS384': 'rsa', 'RS512': 'rsa',
+    'PS256': 'rsa', 'PS384': 'rsa', 'PS512': 'rsa',
+    'ES256': 'p256', 'ES384': 'p384', 'ES512': 'p521',
+    'EdDSA': 'ed25519',
+}
+
+
+class PyJWTAsymmetricToExtension(Case):
+    """PyJWT's RS, PS, ES and EdDSA tokens verify against the public JWK Set."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.private_keys, cls.jwks = asymmetric_keys()
+
+    def verify(self, token, algorithms=None):
+        return sql('SELECT jwt_verify(%s::text, %s::jsonb, %s::text[])',
+                   token, Json(self.jwks), algorithms)
+
+    def test_every_algorithm(self):
+        """Verify each algorithm's token, with and without an explicit list."""
+        for alg, kid in ASYMMETRIC.items():
+            with self.subTest(alg=alg):
+                token = jwt.encode(CLAIMS, self.private_keys[kid], algorithm=alg,
+                                   headers={'kid': kid})
+                self.assertEqual(self.verify(token), CLAIMS)
+                self.assertEqual(self.verify(token, [alg]), CLAIMS)
+
+    def test_tampered_signature(self):
+        """Reject a changed signature for each algorithm."""
+        for alg, kid in ASYMMETRIC.items():
+            with self.subTest(alg=alg):
+                token = jwt.encode(CLAIMS, self.private_keys[kid], algorithm=alg,
+                                   headers={'kid': kid})
+                self.assertPgError('28000', 'invalid token signature', self.verify, tamper(token))
+
+    def test_wrong_kid(self):
+        """Reject a token whose kid names another key, even of the same kind."""
+        token = jwt.encode(CLAIMS, self.private_keys['p256'], algorithm='ES256',
+                           headers={'kid': 'p384'})
+        self.assertPgError('28000', 'token key not found', self.verify, token)
 
 
 if __name__ == '__main__':

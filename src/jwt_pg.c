@@ -244,6 +244,12 @@ jwks_argument(FunctionCallInfo fcinfo, int argno)
 	jsonb_to_compact_json(&buf, jwks);
 	json = server_to_utf8(buf.data, buf.len, &len);
 	root = parse_json_or_null(json, len, &result);
+	if (root == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("jwks cannot be read"),
+				 errdetail("The JWK Set is not acceptable JSON: %s.", json_error_text(result.error)),
+				 errhint("jwt_pg.max_json_depth and jwt_pg.max_json_members apply to JWK Sets too.")));
 	keys = json_object_get(root, "keys");
 	if (keys == NULL || keys->kind != JSON_ARRAY)
 		ereport(ERROR,

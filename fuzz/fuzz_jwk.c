@@ -55,10 +55,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	{
 		const json_node *candidates[16];
 		bool		keys_member;
+		bool		truncated;
 		size_t		count = jwk_set_candidates(root, (jwt_alg) alg, "k", 1,
-											   candidates, 16, &keys_member);
+											   candidates, 16, &keys_member, &truncated);
 
-		if (count > 16 || (count > 0 && !keys_member))
+		if (count > 16 || (count > 0 && !keys_member) || (truncated && count != 16))
 			abort();
 		for (size_t i = 0; i < count; i++)
 			check_key(candidates[i], &allocator);

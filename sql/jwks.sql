@@ -96,4 +96,25 @@ SELECT jwt_verify('eyJhbGciOiJFUzI1NiIsImtpZCI6InNob3J0LXgiLCJ0eXAiOiJKV1QifQ.ey
                   jsonb_build_object('keys', jsonb_build_array('{"kty":"EC","crv":"P-256","kid":"short-x","x":"bv2doZh513dnD-sNGMRaBZ4dnp5GFQRIz9el9mhnFA","y":"_VerivYpKlbS16AxWKU6BncEiX8WdXjZ7k-s1u5pWI4"}'::jsonb
                                      || jsonb_build_object('y', b64url('\x00'::bytea || decode(translate(rpad('_VerivYpKlbS16AxWKU6BncEiX8WdXjZ7k-s1u5pWI4', 44, '='), '-_', '+/'), 'base64'))))));
 
+-- Keys of another curve do not take the place of the right one, and a
+-- key_ops without "verify" excludes a key.
+SELECT jwt_valid(token, jsonb_build_object('keys',
+         (SELECT jsonb_agg(other.jwks->'keys'->1 || '{"crv":"P-384"}') FROM generate_series(1, 16), idp other)
+         || jsonb_build_array(jwks->'keys'->1))) AS after_16_other_curves,
+       jwt_valid(token, jsonb_build_object('keys', jsonb_build_array(jwks->'keys'->1 || '{"key_ops":["verify"]}'))) AS key_ops_verify,
+       jwt_valid(token, jsonb_build_object('keys', jsonb_build_array(jwks->'keys'->1 || '{"key_ops":["encrypt"]}'))) AS key_ops_encrypt
+  FROM idp_tokens, idp WHERE name = 'es256';
+-- should fail: only 16 keys that fit are tried (here another P-256 key,
+-- with the same kid), and the detail says so
+SELECT jwt_verify(token, jsonb_build_object('keys',
+         (SELECT jsonb_agg('{"kty":"EC","crv":"P-256","kid":"ec-1","x":"bv2doZh513dnD-sNGMRaBZ4dnp5GFQRIz9el9mhnFA","y":"_VerivYpKlbS16AxWKU6BncEiX8WdXjZ7k-s1u5pWI4"}'::jsonb) FROM generate_series(1, 16))
+         || jsonb_build_array(jwks->'keys'->1)))
+  FROM idp_tokens, idp WHERE name = 'es256';
+
+-- should fail: public keys never act as HMAC secrets, whatever their type
+SELECT jwt_valid(token, jwks::text) FROM idp_tokens, idp WHERE name = 'confused';
+SELECT jwt_valid(token, (jwks->'keys'->0)::text) FROM idp_tokens, idp WHERE name = 'confused';
+SELECT jwt_valid(token, E'\n-----BEGIN PUBLIC KEY-----\nMIIBIjAN...\n-----END PUBLIC KEY-----\n') FROM idp_tokens WHERE name = 'confused';
+SELECT jwt_create('{}', convert_to(' {"kty":"oct","k":"' || repeat('A', 43) || '"}', 'UTF8'));
+
 DROP TABLE cookbook, cookbook_keys, idp, idp_tokens;

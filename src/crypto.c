@@ -19,6 +19,7 @@
 #include <openssl/crypto.h>
 #include <openssl/bn.h>
 #include <openssl/ec.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
 #include <openssl/rsa.h>
@@ -101,6 +102,12 @@ jwk_kty
 jwt_alg_kty(jwt_alg alg)
 {
 	return algorithms[alg].kty;
+}
+
+const char *
+jwt_alg_curve(jwt_alg alg)
+{
+	return algorithms[alg].curve;
 }
 
 size_t
@@ -392,7 +399,10 @@ crypto_verify_public(jwt_alg alg, const jwk_public_key *key,
 	*problem = NULL;
 	pkey = public_key_from_jwk(info, key, problem);
 	if (pkey == NULL)
+	{
+		ERR_clear_error();
 		return *problem ? VERIFY_BAD_KEY : VERIFY_FAILED;
+	}
 
 	if (info->kty == JWK_KTY_EC)
 	{
@@ -415,13 +425,22 @@ crypto_verify_public(jwt_alg alg, const jwk_public_key *key,
 	}
 
 	md_ctx = EVP_MD_CTX_new();
-	if (md_ctx == NULL ||
-		EVP_DigestVerifyInit_ex(md_ctx, &pkey_ctx, info->digest, NULL, NULL, pkey, NULL) != 1)
+	if (md_ctx == NULL)
 		goto done;
-	if (info->pss &&
-		(EVP_PKEY_CTX_set_rsa_padding(pkey_ctx, RSA_PKCS1_PSS_PADDING) != 1 ||
-		 EVP_PKEY_CTX_set_rsa_pss_saltlen(pkey_ctx, RSA_PSS_SALTLEN_DIGEST) != 1))
+
+	/*
+	 * A key that OpenSSL imported but cannot verify with is the key's fault,
+	 * not the token's: report it as a bad key, so that the caller skips it.
+	 */
+	if (EVP_DigestVerifyInit_ex(md_ctx, &pkey_ctx, info->digest, NULL, NULL, pkey, NULL) != 1 ||
+		(info->pss &&
+		 (EVP_PKEY_CTX_set_rsa_padding(pkey_ctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+		  EVP_PKEY_CTX_set_rsa_pss_saltlen(pkey_ctx, RSA_PSS_SALTLEN_DIGEST) != 1)))
+	{
+		*problem = "OpenSSL cannot verify with this key";
+		result = VERIFY_BAD_KEY;
 		goto done;
+	}
 
 	rc = EVP_DigestVerify(md_ctx, signature, signature_len, data, len);
 	if (rc == 1)
@@ -436,5 +455,8 @@ done:
 	EVP_MD_CTX_free(md_ctx);
 	OPENSSL_free(der);
 	EVP_PKEY_free(pkey);
+
+	/* Leave no stale entry for the next OpenSSL user in this backend. */
+	ERR_clear_error();
 	return result;
 }

@@ -84,6 +84,9 @@ extern bool jwt_alg_is_hmac(jwt_alg alg);
 /* The kind of key that the algorithm takes. */
 extern jwk_kty jwt_alg_kty(jwt_alg alg);
 
+/* The JWK crv of an ES or EdDSA algorithm, else NULL. */
+extern const char *jwt_alg_curve(jwt_alg alg);
+
 /*
  * HMAC output size in bytes, which RFC 7518 section 3.2 also sets as the
  * minimum key size; 0 for the other algorithms.

@@ -119,22 +119,39 @@ kty_fits(const json_node *jwk, jwt_alg alg)
 	return json_string_equals(json_object_get(jwk, "kty"), names[jwt_alg_kty(alg)]);
 }
 
+/* RFC 7517 section 4.3: a key with key_ops must list "verify" to verify. */
+static bool
+key_ops_allow_verify(const json_node *key_ops)
+{
+	if (key_ops == NULL)
+		return true;
+	if (key_ops->kind != JSON_ARRAY)
+		return false;
+	for (const json_node *op = key_ops->first_child; op; op = op->next)
+		if (json_string_equals(op, "verify"))
+			return true;
+	return false;
+}
+
 size_t
 jwk_set_candidates(const json_node *set, jwt_alg alg, const char *kid, size_t kid_len,
-				   const json_node **candidates, size_t max, bool *keys_member)
+				   const json_node **candidates, size_t max, bool *keys_member,
+				   bool *truncated)
 {
 	const json_node *keys = json_object_get(set, "keys");
 	size_t		count = 0;
 
+	*truncated = false;
 	*keys_member = (keys != NULL && keys->kind == JSON_ARRAY);
 	if (!*keys_member)
 		return 0;
 
-	for (const json_node *jwk = keys->first_child; jwk && count < max; jwk = jwk->next)
+	for (const json_node *jwk = keys->first_child; jwk; jwk = jwk->next)
 	{
 		const json_node *key_alg;
 		const json_node *key_kid;
 		const json_node *use;
+		const char *curve;
 
 		if (jwk->kind != JSON_OBJECT || !kty_fits(jwk, alg))
 			continue;
@@ -149,11 +166,23 @@ jwk_set_candidates(const json_node *set, jwt_alg alg, const char *kid, size_t ki
 		if (key_alg != NULL && !json_string_equals(key_alg, jwt_alg_name(alg)))
 			continue;
 
-		/* A key published for encryption only does not verify signatures. */
+		/* Keys published for other uses do not verify signatures. */
 		use = json_object_get(jwk, "use");
 		if (use != NULL && !json_string_equals(use, "sig"))
 			continue;
+		if (!key_ops_allow_verify(json_object_get(jwk, "key_ops")))
+			continue;
 
+		/* Skip keys of another curve before they take a candidate's place. */
+		curve = jwt_alg_curve(alg);
+		if (curve != NULL && !json_string_equals(json_object_get(jwk, "crv"), curve))
+			continue;
+
+		if (count == max)
+		{
+			*truncated = true;
+			break;
+		}
 		candidates[count++] = jwk;
 	}
 	return count;

@@ -21,15 +21,16 @@ extern bool jwk_read(const json_node *jwk, const codec_allocator *allocator,
 
 /*
  * Find the keys of a JWK Set that may verify a token with this algorithm
- * and kid (NULL when the token has none).  A given kid must match exactly,
- * the key's kty must fit the algorithm, and the key's own "alg" and "use",
- * when present, must be the algorithm and "sig".  Fills candidates (at
- * most max) and returns how many.  Sets *keys_member false when the set has
- * no "keys" array.
+ * and kid (NULL when the token has none).  A given kid must match exactly.
+ * The key's kty and crv must fit the algorithm, and the key's own "alg",
+ * "use" and "key_ops", when present, must allow verifying with it.  Fills
+ * candidates (at most max, setting *truncated when more matched) and
+ * returns how many.  Sets *keys_member false when the set has no "keys"
+ * array.
  */
 extern size_t jwk_set_candidates(const json_node *set, jwt_alg alg,
 								 const char *kid, size_t kid_len,
 								 const json_node **candidates, size_t max,
-								 bool *keys_member);
+								 bool *keys_member, bool *truncated);
 
 #endif							/* JWT_PG_JWK_H */

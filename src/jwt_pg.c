@@ -73,6 +73,8 @@ _PG_init(void)
 #endif
 }
 
+static const unsigned char *secret_bytes(FunctionCallInfo fcinfo, int argno, size_t *len);
+
 static void
 require_argument(FunctionCallInfo fcinfo, int argno, const char *name)
 {
@@ -90,11 +92,51 @@ text_to_utf8(text *value, size_t *len)
 }
 
 /*
+ * True when bytes look like a public key: PEM, or a JSON object with "kty"
+ * (a JWK) or "keys" (a JWK Set).  Public keys are public, so an HMAC keyed
+ * with one is a MAC that anyone can compute.
+ */
+static bool
+looks_like_public_key(const char *s, size_t len)
+{
+	size_t		i = 0;
+	json_parse_result result;
+	json_node  *root;
+
+	while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+		i++;
+	if (len - i >= 10 && memcmp(s + i, "-----BEGIN", 10) == 0)
+		return true;
+	if (i == len || s[i] != '{')
+		return false;
+	root = parse_json_or_null(s + i, len - i, &result);
+	return root != NULL &&
+		(json_object_get(root, "kty") != NULL || json_object_get(root, "keys") != NULL);
+}
+
+/*
  * A secret argument as bytes: a bytea as it is, a text as UTF-8, so that a
  * text secret means the same key in any database and in other libraries.
+ * A public key is refused: a JWK Set passed as text, for one, would
+ * otherwise become the secret of an HMAC that anyone can forge.
  */
 static const unsigned char *
 secret_argument(FunctionCallInfo fcinfo, int argno, size_t *len)
+{
+	const unsigned char *bytes = secret_bytes(fcinfo, argno, len);
+
+	if (looks_like_public_key((const char *) bytes, *len))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("secret is a public key"),
+				 errdetail("It is a PEM key, a JWK or a JWK Set; public keys never act as HMAC secrets."),
+				 errhint("Pass a JWK Set as jsonb to verify tokens signed with a private key.")));
+	return bytes;
+}
+
+/* A secret argument's bytes, before any check of what they contain. */
+static const unsigned char *
+secret_bytes(FunctionCallInfo fcinfo, int argno, size_t *len)
 {
 	struct varlena *secret;
 

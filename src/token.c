@@ -489,6 +489,8 @@ token_check_signature_jwks(jws_token *token, const json_node *jwks)
 	size_t		kid_len;
 	size_t		count;
 	bool		keys_member;
+	bool		truncated;
+	size_t		keys_tried = 0;
 	bool		some_key_usable = false;
 	const char *key_problem = NULL;
 	const char *signature_problem = NULL;
@@ -497,7 +499,7 @@ token_check_signature_jwks(jws_token *token, const json_node *jwks)
 		return false;
 
 	count = jwk_set_candidates(jwks, token->alg, kid, kid_len,
-							   candidates, JWKS_MAX_CANDIDATES, &keys_member);
+							   candidates, JWKS_MAX_CANDIDATES, &keys_member, &truncated);
 
 	for (size_t i = 0; i < count; i++)
 	{
@@ -522,6 +524,7 @@ token_check_signature_jwks(jws_token *token, const json_node *jwks)
 				continue;
 			}
 			some_key_usable = true;
+			keys_tried++;
 			if (token->signature_len != expected)
 			{
 				signature_problem = "the signature does not have the hash's length";
@@ -544,6 +547,7 @@ token_check_signature_jwks(jws_token *token, const json_node *jwks)
 				return true;
 			case VERIFY_BAD_SIGNATURE:
 				some_key_usable = true;
+				keys_tried++;
 				signature_problem = problem;
 				break;
 			case VERIFY_BAD_KEY:
@@ -554,9 +558,17 @@ token_check_signature_jwks(jws_token *token, const json_node *jwks)
 		}
 	}
 
-	if (some_key_usable)
+	if (some_key_usable && keys_tried == 1 && !truncated)
 		return reject(token, TOKEN_INVALID_SIGNATURE, "For the key in the JWK Set, %s.",
 					  signature_problem);
+	if (some_key_usable && truncated)
+		return reject(token, TOKEN_INVALID_SIGNATURE,
+					  "None of the %zu %s keys tried matches the signature; only the first %d keys that fit were tried.",
+					  keys_tried, jwt_alg_name(token->alg), JWKS_MAX_CANDIDATES);
+	if (some_key_usable)
+		return reject(token, TOKEN_INVALID_SIGNATURE,
+					  "None of the %zu %s keys tried matches the signature.",
+					  keys_tried, jwt_alg_name(token->alg));
 	if (key_problem != NULL)
 		return reject(token, TOKEN_KEY_NOT_FOUND,
 					  "The JWK Set has no usable %s key: %s.",

@@ -105,7 +105,7 @@ SELECT jwt_valid(token, jsonb_build_object('keys',
        jwt_valid(token, jsonb_build_object('keys', jsonb_build_array(jwks->'keys'->1 || '{"key_ops":["encrypt"]}'))) AS key_ops_encrypt
   FROM idp_tokens, idp WHERE name = 'es256';
 -- should fail: only 16 keys that fit are tried (here another P-256 key,
--- with the same kid), and the detail says so
+-- with the same kid), and the detail reports it
 SELECT jwt_verify(token, jsonb_build_object('keys',
          (SELECT jsonb_agg('{"kty":"EC","crv":"P-256","kid":"ec-1","x":"bv2doZh513dnD-sNGMRaBZ4dnp5GFQRIz9el9mhnFA","y":"_VerivYpKlbS16AxWKU6BncEiX8WdXjZ7k-s1u5pWI4"}'::jsonb) FROM generate_series(1, 16))
          || jsonb_build_array(jwks->'keys'->1)))

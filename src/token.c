@@ -478,8 +478,8 @@ read_kid(jws_token *token, const char **kid, size_t *kid_len)
 /*
  * Check the signature against the keys of a JWK Set that fit the token's
  * kid and algorithm.  A key that cannot be used (too short, malformed) is
- * skipped, so a token's header can never make the call raise; when no key
- * is usable the token is rejected with "token key not found".
+ * skipped, so a token's header can never make the call raise.  When no key
+ * is usable, the token is rejected with "token key not found".
  */
 bool
 token_check_signature_jwks(jws_token *token, const json_node *jwks)

@@ -332,58 +332,115 @@ optional_text(FunctionCallInfo fcinfo, int argno, const char **value, size_t *le
 }
 
 /*
+ * The key a verifying call checks signatures with: a secret (text or bytea)
+ * or a JWK Set (jsonb), with the algorithms allowed for it.
+ */
+typedef struct signature_key
+{
+	const unsigned char *secret;	/* NULL when a JWK Set is given */
+	size_t		secret_len;
+	json_node  *jwks;
+} signature_key;
+
+/* Read arguments 1 (secret or jwks) and 2 (algorithms). */
+static void
+read_signature_key(FunctionCallInfo fcinfo, bool with_jwks, signature_key *key,
+				   verify_options *options)
+{
+	memset(key, 0, sizeof(*key));
+	if (with_jwks)
+	{
+		key->jwks = jwks_argument(fcinfo, 1);
+		read_jwks_algorithms(fcinfo, 2, options);
+	}
+	else
+	{
+		key->secret = secret_argument(fcinfo, 1, &key->secret_len);
+		read_algorithms(fcinfo, 2, key->secret_len, options);
+	}
+}
+
+/* Decode a JWS and check its header, algorithm and signature. */
+static bool
+verify_signature(text *token_text, const signature_key *key,
+				 const verify_options *options, jws_token *token)
+{
+	if (!token_decode(token, VARDATA_ANY(token_text), VARSIZE_ANY_EXHDR(token_text)) ||
+		!token_read_header(token) ||
+		!token_check_alg(token, options))
+		return false;
+	if (key->jwks != NULL)
+		return token_check_signature_jwks(token, key->jwks);
+	return token_check_signature(token, key->secret, key->secret_len);
+}
+
+/*
  * Verify a JWT with the arguments of jwt_verify and jwt_valid:
- * (token, secret, algorithms, audience, issuer, leeway).  Bad arguments
- * raise; a bad token returns false with the reason in *token.
+ * (token, secret or jwks, algorithms, audience, issuer, leeway).  Bad
+ * arguments raise; a bad token returns false with the reason in *token.
  */
 static bool
-verify_jwt_arguments(FunctionCallInfo fcinfo, jws_token *token)
+verify_jwt_arguments(FunctionCallInfo fcinfo, bool with_jwks, jws_token *token)
 {
-	text	   *token_text = PG_GETARG_TEXT_PP(0);
-	const unsigned char *key;
-	size_t		key_len;
+	signature_key key;
 	verify_options options;
 
 	memset(&options, 0, sizeof(options));
-	key = secret_argument(fcinfo, 1, &key_len);
-	read_algorithms(fcinfo, 2, key_len, &options);
+	read_signature_key(fcinfo, with_jwks, &key, &options);
 	optional_text(fcinfo, 3, &options.audience, &options.audience_len);
 	optional_text(fcinfo, 4, &options.issuer, &options.issuer_len);
 	options.leeway = leeway_argument(fcinfo, 5);
 
-	return token_decode(token, VARDATA_ANY(token_text), VARSIZE_ANY_EXHDR(token_text)) &&
-		token_read_header(token) &&
-		token_check_alg(token, &options) &&
-		token_check_signature(token, key, key_len) &&
+	return verify_signature(PG_GETARG_TEXT_PP(0), &key, &options, token) &&
 		token_read_claims(token) &&
 		token_check_claims(token, &options, token_now()) &&
 		token_check_blacklist(token);
 }
 
-/*
- * Verify a JWT with the arguments of the JWK Set forms of jwt_verify and
- * jwt_valid: (token, jwks, algorithms, audience, issuer, leeway).
- */
-static bool
-verify_jwt_jwks_arguments(FunctionCallInfo fcinfo, jws_token *token)
+/* Return jwt_verify's result: the claims, or NULL for a NULL token. */
+static Datum
+jwt_verify_result(FunctionCallInfo fcinfo, bool with_jwks)
 {
-	text	   *token_text = PG_GETARG_TEXT_PP(0);
-	json_node  *jwks = jwks_argument(fcinfo, 1);
+	jws_token	token;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	if (!verify_jwt_arguments(fcinfo, with_jwks, &token))
+		token_raise(&token);
+	PG_RETURN_JSONB_P(json_node_to_jsonb(token.claims_root));
+}
+
+/* Return jwt_valid's result: false for any token problem or a NULL token. */
+static Datum
+jwt_valid_result(FunctionCallInfo fcinfo, bool with_jwks)
+{
+	jws_token	token;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_BOOL(false);
+	PG_RETURN_BOOL(verify_jwt_arguments(fcinfo, with_jwks, &token));
+}
+
+/* Return jws_verify's result: the payload, or NULL for a NULL token. */
+static Datum
+jws_verify_result(FunctionCallInfo fcinfo, bool with_jwks)
+{
+	signature_key key;
 	verify_options options;
+	jws_token	token;
+	bytea	   *payload;
 
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
 	memset(&options, 0, sizeof(options));
-	read_jwks_algorithms(fcinfo, 2, &options);
-	optional_text(fcinfo, 3, &options.audience, &options.audience_len);
-	optional_text(fcinfo, 4, &options.issuer, &options.issuer_len);
-	options.leeway = leeway_argument(fcinfo, 5);
+	read_signature_key(fcinfo, with_jwks, &key, &options);
+	if (!verify_signature(PG_GETARG_TEXT_PP(0), &key, &options, &token))
+		token_raise(&token);
 
-	return token_decode(token, VARDATA_ANY(token_text), VARSIZE_ANY_EXHDR(token_text)) &&
-		token_read_header(token) &&
-		token_check_alg(token, &options) &&
-		token_check_signature_jwks(token, jwks) &&
-		token_read_claims(token) &&
-		token_check_claims(token, &options, token_now()) &&
-		token_check_blacklist(token);
+	payload = palloc(VARHDRSZ + token.payload_len);
+	SET_VARSIZE(payload, VARHDRSZ + token.payload_len);
+	memcpy(VARDATA(payload), token.payload, token.payload_len);
+	PG_RETURN_BYTEA_P(payload);
 }
 
 /* jwt_verify(token text, jwks jsonb, algorithms text[], audience text, issuer text, leeway interval) */
@@ -391,13 +448,7 @@ PG_FUNCTION_INFO_V1(jwt_verify_jwks);
 Datum
 jwt_verify_jwks(PG_FUNCTION_ARGS)
 {
-	jws_token	token;
-
-	if (PG_ARGISNULL(0))
-		PG_RETURN_NULL();
-	if (!verify_jwt_jwks_arguments(fcinfo, &token))
-		token_raise(&token);
-	PG_RETURN_JSONB_P(json_node_to_jsonb(token.claims_root));
+	return jwt_verify_result(fcinfo, true);
 }
 
 /* jwt_valid(token text, jwks jsonb, algorithms text[], audience text, issuer text, leeway interval) */
@@ -405,11 +456,7 @@ PG_FUNCTION_INFO_V1(jwt_valid_jwks);
 Datum
 jwt_valid_jwks(PG_FUNCTION_ARGS)
 {
-	jws_token	token;
-
-	if (PG_ARGISNULL(0))
-		PG_RETURN_BOOL(false);
-	PG_RETURN_BOOL(verify_jwt_jwks_arguments(fcinfo, &token));
+	return jwt_valid_result(fcinfo, true);
 }
 
 /* jws_verify(token text, jwks jsonb, algorithms text[]) */
@@ -417,29 +464,7 @@ PG_FUNCTION_INFO_V1(jws_verify_jwks);
 Datum
 jws_verify_jwks(PG_FUNCTION_ARGS)
 {
-	text	   *token_text;
-	json_node  *jwks;
-	verify_options options;
-	jws_token	token;
-	bytea	   *payload;
-
-	if (PG_ARGISNULL(0))
-		PG_RETURN_NULL();
-	token_text = PG_GETARG_TEXT_PP(0);
-	jwks = jwks_argument(fcinfo, 1);
-	memset(&options, 0, sizeof(options));
-	read_jwks_algorithms(fcinfo, 2, &options);
-
-	if (!token_decode(&token, VARDATA_ANY(token_text), VARSIZE_ANY_EXHDR(token_text)) ||
-		!token_read_header(&token) ||
-		!token_check_alg(&token, &options) ||
-		!token_check_signature_jwks(&token, jwks))
-		token_raise(&token);
-
-	payload = palloc(VARHDRSZ + token.payload_len);
-	SET_VARSIZE(payload, VARHDRSZ + token.payload_len);
-	memcpy(VARDATA(payload), token.payload, token.payload_len);
-	PG_RETURN_BYTEA_P(payload);
+	return jws_verify_result(fcinfo, true);
 }
 
 /* jwt_create(claims jsonb, secret text|bytea, algorithm text, expires_in interval, header jsonb) */
@@ -466,13 +491,7 @@ PG_FUNCTION_INFO_V1(jwt_verify);
 Datum
 jwt_verify(PG_FUNCTION_ARGS)
 {
-	jws_token	token;
-
-	if (PG_ARGISNULL(0))
-		PG_RETURN_NULL();
-	if (!verify_jwt_arguments(fcinfo, &token))
-		token_raise(&token);
-	PG_RETURN_JSONB_P(json_node_to_jsonb(token.claims_root));
+	return jwt_verify_result(fcinfo, false);
 }
 
 /* jwt_valid(token text, secret text|bytea, algorithms text[], audience text, issuer text, leeway interval) */
@@ -480,11 +499,7 @@ PG_FUNCTION_INFO_V1(jwt_valid);
 Datum
 jwt_valid(PG_FUNCTION_ARGS)
 {
-	jws_token	token;
-
-	if (PG_ARGISNULL(0))
-		PG_RETURN_BOOL(false);
-	PG_RETURN_BOOL(verify_jwt_arguments(fcinfo, &token));
+	return jwt_valid_result(fcinfo, false);
 }
 
 /* jws_sign(payload bytea, secret text|bytea, algorithm text, header jsonb) */
@@ -517,30 +532,7 @@ PG_FUNCTION_INFO_V1(jws_verify);
 Datum
 jws_verify(PG_FUNCTION_ARGS)
 {
-	text	   *token_text;
-	const unsigned char *key;
-	size_t		key_len;
-	verify_options options;
-	jws_token	token;
-	bytea	   *payload;
-
-	if (PG_ARGISNULL(0))
-		PG_RETURN_NULL();
-	token_text = PG_GETARG_TEXT_PP(0);
-	memset(&options, 0, sizeof(options));
-	key = secret_argument(fcinfo, 1, &key_len);
-	read_algorithms(fcinfo, 2, key_len, &options);
-
-	if (!token_decode(&token, VARDATA_ANY(token_text), VARSIZE_ANY_EXHDR(token_text)) ||
-		!token_read_header(&token) ||
-		!token_check_alg(&token, &options) ||
-		!token_check_signature(&token, key, key_len))
-		token_raise(&token);
-
-	payload = palloc(VARHDRSZ + token.payload_len);
-	SET_VARSIZE(payload, VARHDRSZ + token.payload_len);
-	memcpy(VARDATA(payload), token.payload, token.payload_len);
-	PG_RETURN_BYTEA_P(payload);
+	return jws_verify_result(fcinfo, false);
 }
 
 /* Decode a token without checking its signature, raising 28000 if malformed. */

@@ -35,9 +35,9 @@ $(psql -XAtc 'SHOW server_version'), OpenSSL $(openssl version | cut -d' ' -f2),
 ## Method
 
 \`bench/verify_create.sql\` signs $ROWS HS256 tokens of about 200 bytes (sub,
-role, email, iss, iat, exp and jti claims) into a temporary table, then
-times each query below $ROUNDS times, taking the queries in turn within each
-round so that load from other processes falls on all of them alike.  The
+role, email, iss, iat, exp and jti claims) into a temporary table.  It then
+times each query below $ROUNDS times.  Within each round the queries run in
+turn, so that load from other processes falls on all of them alike.  The
 table shows the median.  Each query aggregates over all rows, so the time
 includes the scan; "us per call" is the median divided by the row count.
 

@@ -79,6 +79,8 @@ SELECT jwt_valid(jwt_create('{"iat":1,"jti":"j"}', s32(), header => '{"kid":"h"}
 -- should fail
 SELECT jwt_verify(token, '{"key":[]}'::jsonb) FROM idp_tokens WHERE name = 'rs256';
 SELECT jwt_verify(token, NULL::jsonb) FROM idp_tokens WHERE name = 'rs256';
+SELECT jws_verify(token, '[]'::jsonb) FROM idp_tokens WHERE name = 'rs256';
+SELECT jws_verify(token, jwks, ARRAY[]::text[]) FROM idp_tokens, idp WHERE name = 'rs256';
 SET jwt_pg.max_json_members = 2;
 SELECT jwt_verify(token, jwks) FROM idp_tokens, idp WHERE name = 'rs256';
 RESET jwt_pg.max_json_members;

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Longest number text that is parsed as a NumericDate. */
+/* Maximum length of the number text of a NumericDate. */
 #define NUMERIC_DATE_MAX_TEXT 512
 
 bool

@@ -4,7 +4,7 @@
  *
  * HMAC contexts are fetched once per backend and re-keyed for each call,
  * which saves the algorithm lookup that a one-shot HMAC() performs every
- * time.  Nothing in this file calls into PostgreSQL, so no error can be
+ * time.  This file includes no PostgreSQL header, so no error can be
  * raised while an OpenSSL object is half-used, and no call allocates an
  * OpenSSL object that outlives it: an ERROR raised by the caller cannot
  * leak one.  Code that needs per-call objects (EVP_PKEY for asymmetric
@@ -293,7 +293,7 @@ public_key_from_jwk(const alg_info *info, const jwk_public_key *key, const char 
 			goto done;
 		}
 		/*
-		 * RFC 7518 section 6.2.1.2 asks for full-width coordinates, but
+		 * RFC 7518 section 6.2.1.2 requires full-width coordinates, but
 		 * some libraries (PyJWT 2.6, for one) drop leading zero bytes.
 		 * The value is the same big-endian integer, so pad it back.
 		 */

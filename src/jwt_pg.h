@@ -24,7 +24,7 @@ extern int	jwt_max_json_members;
 /* Maximum leeway that a setting or an argument may request, in seconds. */
 #define JWT_MAX_LEEWAY_SECONDS 300
 
-/* Longest kid that a header may carry, in bytes. */
+/* Maximum length of a header's kid, in bytes. */
 #define JWT_MAX_KID_LEN 256
 
 /* Bytes of random data in a generated jti (128 bits). */

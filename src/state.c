@@ -419,7 +419,7 @@ state_refresh_rotate(const char *token, size_t len, Jsonb **claims)
 /*
  * Delete expired refresh tokens and blacklist entries, then the families
  * left without tokens, and return how many tokens and entries went.  The
- * second statement takes a new snapshot, so it sees tokens that a rotation
+ * second statement takes a new snapshot, so it finds tokens that a rotation
  * committed meanwhile, and it skips families locked by a rotation still in
  * progress.  Should one slip through anyway, the foreign key raises an
  * error instead of deleting the new token.

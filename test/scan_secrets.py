@@ -27,6 +27,7 @@ import unittest
 
 import psycopg2
 
+import _database
 import _runner
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -55,27 +56,13 @@ RESULT_MESSAGE = re.compile(r'^(ERROR|DETAIL|HINT|NOTICE|WARNING|CONTEXT):')
 conn = None
 
 
-def admin_execute(sql):
-    admin = psycopg2.connect('')
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(sql)
-    admin.close()
-
-
 def setUpModule():
     global conn
-    admin_execute(f'DROP DATABASE IF EXISTS {DB}')
-    admin_execute(f'CREATE DATABASE {DB}')
-    conn = psycopg2.connect(dbname=DB)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute('CREATE EXTENSION jwt_pg')
+    conn = _database.create(DB)
 
 
 def tearDownModule():
-    conn.close()
-    admin_execute(f'DROP DATABASE IF EXISTS {DB}')
+    _database.drop(DB, conn)
 
 
 def attempt(sql, *args):

@@ -13,6 +13,7 @@ import unittest
 
 import psycopg2
 
+import _database
 import _runner
 
 SECRET = 'latin1-secret-0123456789abcdefgh'
@@ -22,31 +23,17 @@ DATABASES = {'LATIN1': 'jwt_latin1', 'SQL_ASCII': 'jwt_sql_ascii'}
 connections = {}
 
 
-def admin_execute(sql):
-    admin = psycopg2.connect('')
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(sql)
-    admin.close()
-
-
 def setUpModule():
     for encoding, name in DATABASES.items():
-        admin_execute(f'DROP DATABASE IF EXISTS {name}')
-        admin_execute(f"CREATE DATABASE {name} ENCODING '{encoding}' LC_COLLATE 'C' "
-                      "LC_CTYPE 'C' TEMPLATE template0")
-        conn = psycopg2.connect(dbname=name)
-        conn.autocommit = True
+        conn = _database.create(name, f"ENCODING '{encoding}' LC_COLLATE 'C' LC_CTYPE 'C' "
+                                      "TEMPLATE template0")
         conn.set_client_encoding('UTF8' if encoding == 'LATIN1' else 'SQL_ASCII')
-        with conn.cursor() as cur:
-            cur.execute('CREATE EXTENSION jwt_pg')
         connections[encoding] = conn
 
 
 def tearDownModule():
     for encoding, name in DATABASES.items():
-        connections[encoding].close()
-        admin_execute(f'DROP DATABASE IF EXISTS {name}')
+        _database.drop(name, connections.get(encoding))
 
 
 def query(sql, *args, encoding='LATIN1'):

@@ -10,9 +10,7 @@ the end.  The last line printed is "N passed, N failed".
 
 import datetime
 import json
-import os
 import re
-import sys
 import time
 import unittest
 
@@ -21,6 +19,7 @@ import psycopg2
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
+import _database
 import _runner
 from psycopg2.extras import Json
 
@@ -108,34 +107,13 @@ def tamper(token):
     return '.'.join([head, payload, ('B' if sig[0] == 'A' else 'A') + sig[1:]])
 
 
-def admin_connect():
-    admin = psycopg2.connect(dbname=os.environ.get('PGDATABASE', 'postgres'))
-    admin.autocommit = True
-    return admin
-
-
 def setUpModule():
     global conn
-    admin = admin_connect()
-    with admin.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS {DB}')
-        cur.execute(f'CREATE DATABASE {DB}')
-    admin.close()
-    conn = psycopg2.connect(dbname=DB)
-    # Autocommit gives each statement its own transaction, so a rejected
-    # token does not abort the statements after it.
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute('CREATE EXTENSION IF NOT EXISTS jwt_pg')
+    conn = _database.create(DB)
 
 
 def tearDownModule():
-    if conn is not None:
-        conn.close()
-    admin = admin_connect()
-    with admin.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS {DB}')
-    admin.close()
+    _database.drop(DB, conn)
 
 
 class Case(unittest.TestCase):

@@ -16,8 +16,7 @@ jwt_memory and drops it at the end.
 
 import unittest
 
-import psycopg2
-
+import _database
 import _runner
 
 DB = 'jwt_memory'
@@ -29,27 +28,13 @@ CONTEXT_BOUND_BYTES = 64 * 1024  # memory contexts by at most 64 kB
 conn = None
 
 
-def admin_execute(sql):
-    admin = psycopg2.connect('')
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(sql)
-    admin.close()
-
-
 def setUpModule():
     global conn
-    admin_execute(f'DROP DATABASE IF EXISTS {DB}')
-    admin_execute(f'CREATE DATABASE {DB}')
-    conn = psycopg2.connect(dbname=DB)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute('CREATE EXTENSION jwt_pg')
+    conn = _database.create(DB)
 
 
 def tearDownModule():
-    conn.close()
-    admin_execute(f'DROP DATABASE IF EXISTS {DB}')
+    _database.drop(DB, conn)
 
 
 def query(sql, *args):

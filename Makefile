@@ -11,7 +11,7 @@ OBJS = \
 	src/crypto.o \
 	src/state.o \
 	src/refresh_worker.o \
-	src/jwk.o
+	src/jwk.o src/keystore.o
 
 DATA = jwt_pg--0.1.0.sql
 PGFILEDESC = "jwt_pg - JSON Web Tokens for PostgreSQL"

@@ -56,6 +56,7 @@ SELECT jws_verify(jws_sign('x', s64()), s64(), ARRAY['HS384']);
 SELECT jws_verify('eyJhbGciOiJSU0EtT0FFUCIsImVuYyI6IkEyNTZHQ00ifQ.AAAA.AAAA.AAAA.AAAA', s32());
 SELECT jws_sign('x', s32(), 'ES256');
 SELECT jws_sign('x', s32(), 'HS256', '{"alg":"HS512"}');
+-- A NULL secret means the key store, which has no key here.
 SELECT jws_sign('x', NULL::bytea);
 SELECT jws_sign(NULL, s32()) IS NULL AS null_payload, jws_verify(NULL, s32()) IS NULL AS null_token;
 

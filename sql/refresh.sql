@@ -69,6 +69,7 @@ INSERT INTO other SELECT jwt_refresh_generate('carol');
 SELECT * FROM jwt_refresh((SELECT t FROM other), 'short');
 SELECT * FROM jwt_refresh((SELECT t FROM other), s32(), 'HS999');
 SELECT * FROM jwt_refresh((SELECT t FROM other), s32(), 'HS256', '-5 minutes');
+-- A NULL secret means the key store, which has no key here.
 SELECT * FROM jwt_refresh((SELECT t FROM other), NULL::text);
 SELECT jwt_refresh_validate(t) AS still_valid FROM other;
 

@@ -75,6 +75,7 @@ SELECT jwt_valid(ok, s32(), ARRAY[]::text[]) FROM tokens;
 SELECT jwt_valid(ok, s32(), ARRAY[NULL]::text[]) FROM tokens;
 SELECT jwt_valid(ok, s32(), leeway => '-1 second') FROM tokens;
 SELECT jwt_valid(ok, s32(), leeway => '5 minutes 1 second') FROM tokens;
+-- A NULL secret means the key store, which has no key here: false.
 SELECT jwt_valid(ok, NULL::text) FROM tokens;
 SELECT jwt_valid(ok, 'short') FROM tokens;
 

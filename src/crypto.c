@@ -5,11 +5,10 @@
  * HMAC contexts are fetched once per backend and re-keyed for each call,
  * which saves the algorithm lookup that a one-shot HMAC() performs every
  * time.  This file includes no PostgreSQL header, so no error can be
- * raised while an OpenSSL object is half-used, and no call allocates an
- * OpenSSL object that outlives it: an ERROR raised by the caller cannot
- * leak one.  Code that needs per-call objects (EVP_PKEY for asymmetric
- * keys, say) must free them before it raises, or track them with a
- * resource owner.
+ * raised while an OpenSSL object is half-used.  The only OpenSSL objects
+ * that outlive a call are the HMAC contexts and the keys that the
+ * crypto_key_* functions hand to their caller, who must free them on every
+ * path, an ERROR included (keystore.c uses PG_FINALLY and its cache).
  */
 #include "crypto.h"
 
@@ -17,6 +16,8 @@
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
+#include <openssl/decoder.h>
+#include <openssl/x509.h>
 #include <openssl/bn.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
@@ -232,16 +233,71 @@ openssl_group(const char *curve)
 	return "secp521r1";
 }
 
-/* Build an EVP_PKEY from the JWK members, or return NULL with a reason. */
+/* Push a JWK member as a big-endian unsigned integer parameter. */
+static bool
+push_bn(OSSL_PARAM_BLD *builder, const char *name, const unsigned char *bytes, size_t len,
+		BIGNUM **slot)
+{
+	*slot = BN_bin2bn(bytes, (int) len, NULL);
+	return *slot != NULL && OSSL_PARAM_BLD_push_BN(builder, name, *slot);
+}
+
+/* An Ed25519 key from JWK members; a private one must match its x. */
 static EVP_PKEY *
-public_key_from_jwk(const alg_info *info, const jwk_public_key *key, const char **problem)
+ed25519_from_jwk(const alg_info *info, const jwk_public_key *key,
+				 const jwk_private_key *private_key, const char **problem)
+{
+	EVP_PKEY   *pkey;
+	unsigned char public_bytes[32];
+	size_t		public_len = sizeof(public_bytes);
+
+	if (key->crv == NULL || strcmp(key->crv, info->curve) != 0 || key->x_len != 32)
+	{
+		*problem = "EdDSA needs an Ed25519 key with a 32-byte x";
+		return NULL;
+	}
+	if (private_key == NULL)
+	{
+		pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, key->x, key->x_len);
+		if (pkey == NULL)
+			*problem = "the Ed25519 key is invalid";
+		return pkey;
+	}
+
+	if (private_key->d_len != 32)
+	{
+		*problem = "an Ed25519 private key has a 32-byte d";
+		return NULL;
+	}
+	pkey = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, private_key->d, 32);
+	if (pkey == NULL)
+	{
+		*problem = "the Ed25519 key is invalid";
+		return NULL;
+	}
+	if (EVP_PKEY_get_raw_public_key(pkey, public_bytes, &public_len) != 1 ||
+		public_len != 32 || memcmp(public_bytes, key->x, 32) != 0)
+	{
+		*problem = "the Ed25519 key's d does not match its x";
+		EVP_PKEY_free(pkey);
+		return NULL;
+	}
+	return pkey;
+}
+
+/*
+ * Build an EVP_PKEY from JWK members, public or (with private_key) a key
+ * pair, or return NULL with a reason.
+ */
+static EVP_PKEY *
+key_from_jwk(const alg_info *info, const jwk_public_key *key,
+			 const jwk_private_key *private_key, const char **problem)
 {
 	OSSL_PARAM_BLD *builder = NULL;
 	OSSL_PARAM *params = NULL;
 	EVP_PKEY_CTX *ctx = NULL;
 	EVP_PKEY   *pkey = NULL;
-	BIGNUM	   *n = NULL;
-	BIGNUM	   *e = NULL;
+	BIGNUM	   *numbers[8] = {NULL};
 	unsigned char point[1 + 2 * 66];
 
 	if (key->kty != info->kty)
@@ -249,19 +305,8 @@ public_key_from_jwk(const alg_info *info, const jwk_public_key *key, const char 
 		*problem = "the key's kty does not fit the algorithm";
 		return NULL;
 	}
-
 	if (info->kty == JWK_KTY_OKP)
-	{
-		if (key->crv == NULL || strcmp(key->crv, info->curve) != 0 || key->x_len != 32)
-		{
-			*problem = "EdDSA needs an Ed25519 key with a 32-byte x";
-			return NULL;
-		}
-		pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, key->x, key->x_len);
-		if (pkey == NULL)
-			*problem = "the Ed25519 key is invalid";
-		return pkey;
-	}
+		return ed25519_from_jwk(info, key, private_key, problem);
 
 	builder = OSSL_PARAM_BLD_new();
 	if (builder == NULL)
@@ -269,18 +314,28 @@ public_key_from_jwk(const alg_info *info, const jwk_public_key *key, const char 
 
 	if (info->kty == JWK_KTY_RSA)
 	{
-		n = BN_bin2bn(key->n, (int) key->n_len, NULL);
-		e = BN_bin2bn(key->e, (int) key->e_len, NULL);
-		if (n == NULL || e == NULL)
+		if (!push_bn(builder, "n", key->n, key->n_len, &numbers[0]) ||
+			!push_bn(builder, "e", key->e, key->e_len, &numbers[1]))
 			goto done;
-		if (BN_num_bits(n) < RSA_MIN_BITS)
+		if (BN_num_bits(numbers[0]) < RSA_MIN_BITS)
 		{
 			*problem = "RSA keys need a modulus of at least 2048 bits";
 			goto done;
 		}
-		if (!OSSL_PARAM_BLD_push_BN(builder, "n", n) ||
-			!OSSL_PARAM_BLD_push_BN(builder, "e", e))
-			goto done;
+		if (private_key != NULL)
+		{
+			bool		crt = private_key->p && private_key->q && private_key->dp &&
+				private_key->dq && private_key->qi;
+
+			if (!push_bn(builder, "d", private_key->d, private_key->d_len, &numbers[2]) ||
+				(crt &&
+				 (!push_bn(builder, "rsa-factor1", private_key->p, private_key->p_len, &numbers[3]) ||
+				  !push_bn(builder, "rsa-factor2", private_key->q, private_key->q_len, &numbers[4]) ||
+				  !push_bn(builder, "rsa-exponent1", private_key->dp, private_key->dp_len, &numbers[5]) ||
+				  !push_bn(builder, "rsa-exponent2", private_key->dq, private_key->dq_len, &numbers[6]) ||
+				  !push_bn(builder, "rsa-coefficient1", private_key->qi, private_key->qi_len, &numbers[7]))))
+				goto done;
+		}
 		ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
 	}
 	else
@@ -292,6 +347,7 @@ public_key_from_jwk(const alg_info *info, const jwk_public_key *key, const char 
 			*problem = "the key's crv does not fit the algorithm";
 			goto done;
 		}
+
 		/*
 		 * RFC 7518 section 6.2.1.2 requires full-width coordinates, but
 		 * some libraries (PyJWT 2.6, for one) drop leading zero bytes.
@@ -309,15 +365,19 @@ public_key_from_jwk(const alg_info *info, const jwk_public_key *key, const char 
 		if (!OSSL_PARAM_BLD_push_utf8_string(builder, "group", openssl_group(key->crv), 0) ||
 			!OSSL_PARAM_BLD_push_octet_string(builder, "pub", point, 1 + 2 * width))
 			goto done;
+		if (private_key != NULL &&
+			!push_bn(builder, "priv", private_key->d, private_key->d_len, &numbers[2]))
+			goto done;
 		ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
 	}
 
 	params = OSSL_PARAM_BLD_to_param(builder);
 	if (ctx == NULL || params == NULL || EVP_PKEY_fromdata_init(ctx) != 1 ||
-		EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) != 1)
+		EVP_PKEY_fromdata(ctx, &pkey,
+						  private_key ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY,
+						  params) != 1)
 	{
-		if (*problem == NULL)
-			*problem = "OpenSSL rejected the key";
+		*problem = "OpenSSL rejected the key";
 		pkey = NULL;
 	}
 
@@ -325,8 +385,8 @@ done:
 	EVP_PKEY_CTX_free(ctx);
 	OSSL_PARAM_free(params);
 	OSSL_PARAM_BLD_free(builder);
-	BN_free(n);
-	BN_free(e);
+	for (int i = 0; i < 8; i++)
+		BN_clear_free(numbers[i]);
 	return pkey;
 }
 
@@ -383,27 +443,18 @@ done:
 }
 
 verify_result
-crypto_verify_public(jwt_alg alg, const jwk_public_key *key,
-					 const unsigned char *data, size_t len,
-					 const unsigned char *signature, size_t signature_len,
-					 const char **problem)
+crypto_verify_key(jwt_alg alg, const crypto_key *key,
+				  const unsigned char *data, size_t len,
+				  const unsigned char *signature, size_t signature_len,
+				  const char **problem)
 {
 	const alg_info *info = &algorithms[alg];
-	EVP_PKEY   *pkey;
 	EVP_MD_CTX *md_ctx = NULL;
 	EVP_PKEY_CTX *pkey_ctx = NULL;
 	unsigned char *der = NULL;
 	verify_result result = VERIFY_FAILED;
-	int			rc;
 
 	*problem = NULL;
-	pkey = public_key_from_jwk(info, key, problem);
-	if (pkey == NULL)
-	{
-		ERR_clear_error();
-		return *problem ? VERIFY_BAD_KEY : VERIFY_FAILED;
-	}
-
 	if (info->kty == JWK_KTY_EC)
 	{
 		size_t		der_len = ecdsa_signature_to_der(info, signature, signature_len,
@@ -432,7 +483,8 @@ crypto_verify_public(jwt_alg alg, const jwk_public_key *key,
 	 * A key that OpenSSL imported but cannot verify with is the key's fault,
 	 * not the token's: report it as a bad key, so that the caller skips it.
 	 */
-	if (EVP_DigestVerifyInit_ex(md_ctx, &pkey_ctx, info->digest, NULL, NULL, pkey, NULL) != 1 ||
+	if (EVP_DigestVerifyInit_ex(md_ctx, &pkey_ctx, info->digest, NULL, NULL,
+								(EVP_PKEY *) key, NULL) != 1 ||
 		(info->pss &&
 		 (EVP_PKEY_CTX_set_rsa_padding(pkey_ctx, RSA_PKCS1_PSS_PADDING) != 1 ||
 		  EVP_PKEY_CTX_set_rsa_pss_saltlen(pkey_ctx, RSA_PSS_SALTLEN_DIGEST) != 1)))
@@ -442,8 +494,7 @@ crypto_verify_public(jwt_alg alg, const jwk_public_key *key,
 		goto done;
 	}
 
-	rc = EVP_DigestVerify(md_ctx, signature, signature_len, data, len);
-	if (rc == 1)
+	if (EVP_DigestVerify(md_ctx, signature, signature_len, data, len) == 1)
 		result = VERIFY_OK;
 	else
 	{
@@ -454,9 +505,365 @@ crypto_verify_public(jwt_alg alg, const jwk_public_key *key,
 done:
 	EVP_MD_CTX_free(md_ctx);
 	OPENSSL_free(der);
-	EVP_PKEY_free(pkey);
 
 	/* Leave no stale entry for the next OpenSSL user in this backend. */
 	ERR_clear_error();
 	return result;
+}
+
+verify_result
+crypto_verify_public(jwt_alg alg, const jwk_public_key *key,
+					 const unsigned char *data, size_t len,
+					 const unsigned char *signature, size_t signature_len,
+					 const char **problem)
+{
+	EVP_PKEY   *pkey;
+	verify_result result;
+
+	*problem = NULL;
+	pkey = key_from_jwk(&algorithms[alg], key, NULL, problem);
+	if (pkey == NULL)
+	{
+		ERR_clear_error();
+		return *problem ? VERIFY_BAD_KEY : VERIFY_FAILED;
+	}
+	result = crypto_verify_key(alg, pkey, data, len, signature, signature_len, problem);
+	EVP_PKEY_free(pkey);
+	return result;
+}
+
+crypto_key *
+crypto_key_generate(jwt_alg alg)
+{
+	const alg_info *info = &algorithms[alg];
+	EVP_PKEY   *pkey = NULL;
+
+	switch (info->kty)
+	{
+		case JWK_KTY_RSA:
+			pkey = EVP_RSA_gen(RSA_MIN_BITS);
+			break;
+		case JWK_KTY_EC:
+			pkey = EVP_EC_gen(openssl_group(info->curve));
+			break;
+		case JWK_KTY_OKP:
+			pkey = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+			break;
+		case JWK_KTY_OCT:
+			break;
+	}
+	ERR_clear_error();
+	return pkey;
+}
+
+/* True when text (not NUL-terminated) contains word. */
+static bool
+contains(const char *text, size_t len, const char *word)
+{
+	size_t		word_len = strlen(word);
+
+	for (size_t i = 0; i + word_len <= len; i++)
+		if (memcmp(text + i, word, word_len) == 0)
+			return true;
+	return false;
+}
+
+crypto_key *
+crypto_key_from_pem(const char *pem, size_t len, bool *is_private, const char **problem)
+{
+	EVP_PKEY   *pkey = NULL;
+	OSSL_DECODER_CTX *decoder;
+	const unsigned char *data = (const unsigned char *) pem;
+	size_t		remaining = len;
+
+	*problem = NULL;
+	*is_private = false;
+
+	/* Try a private key first, then a public one. */
+	for (int pass = 0; pass < 2 && pkey == NULL; pass++)
+	{
+		int			selection = pass == 0 ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY;
+
+		decoder = OSSL_DECODER_CTX_new_for_pkey(&pkey, "PEM", NULL, NULL, selection,
+												NULL, NULL);
+		if (decoder == NULL)
+			break;
+		data = (const unsigned char *) pem;
+		remaining = len;
+		if (OSSL_DECODER_from_data(decoder, &data, &remaining) != 1)
+			pkey = NULL;
+		else
+			*is_private = (pass == 0);
+		OSSL_DECODER_CTX_free(decoder);
+	}
+	if (pkey == NULL)
+		*problem = contains(pem, len, "ENCRYPTED")
+			? "encrypted PEM keys are not supported; decrypt the key first"
+			: "it is not a PEM private key (PKCS #8 or PKCS #1) or public key (SPKI or PKCS #1)";
+	ERR_clear_error();
+	return pkey;
+}
+
+crypto_key *
+crypto_key_from_jwk(jwt_alg alg, const jwk_public_key *key,
+					const jwk_private_key *private_key, const char **problem)
+{
+	EVP_PKEY   *pkey;
+	EVP_PKEY_CTX *check;
+
+	*problem = NULL;
+	if (private_key != NULL && private_key->d == NULL)
+		private_key = NULL;
+	pkey = key_from_jwk(&algorithms[alg], key, private_key, problem);
+
+	/* A key pair must be one: the public members must match d. */
+	if (pkey != NULL && private_key != NULL && algorithms[alg].kty == JWK_KTY_EC)
+	{
+		check = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
+		if (check == NULL || EVP_PKEY_pairwise_check(check) != 1)
+		{
+			*problem = "the EC key's d does not match its x and y";
+			EVP_PKEY_free(pkey);
+			pkey = NULL;
+		}
+		EVP_PKEY_CTX_free(check);
+	}
+	if (pkey == NULL && *problem == NULL)
+		*problem = "OpenSSL rejected the key";
+	ERR_clear_error();
+	return pkey;
+}
+
+crypto_key *
+crypto_key_from_der(const unsigned char *der, size_t len)
+{
+	const unsigned char *p = der;
+	EVP_PKEY   *pkey = d2i_AutoPrivateKey(NULL, &p, (long) len);
+
+	ERR_clear_error();
+	return pkey;
+}
+
+bool
+crypto_key_fits(jwt_alg alg, const crypto_key *key, const char **problem)
+{
+	const alg_info *info = &algorithms[alg];
+	char		group[32];
+	size_t		group_len = 0;
+
+	switch (info->kty)
+	{
+		case JWK_KTY_RSA:
+			if (EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA)
+				*problem = "the key is not an RSA key";
+			else if (EVP_PKEY_get_bits(key) < RSA_MIN_BITS)
+				*problem = "RSA keys need a modulus of at least 2048 bits";
+			else
+				return true;
+			return false;
+		case JWK_KTY_EC:
+			if (EVP_PKEY_get_base_id(key) != EVP_PKEY_EC ||
+				EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME,
+											   group, sizeof(group), &group_len) != 1 ||
+				strcmp(group, openssl_group(info->curve)) != 0)
+			{
+				*problem = info->coordinate_len == 32 ? "ES256 needs an EC key on curve P-256" :
+					info->coordinate_len == 48 ? "ES384 needs an EC key on curve P-384" :
+					"ES512 needs an EC key on curve P-521";
+				ERR_clear_error();
+				return false;
+			}
+			return true;
+		case JWK_KTY_OKP:
+			if (EVP_PKEY_get_base_id(key) != EVP_PKEY_ED25519)
+			{
+				*problem = "EdDSA needs an Ed25519 key";
+				return false;
+			}
+			return true;
+		case JWK_KTY_OCT:
+			break;
+	}
+	*problem = "HMAC algorithms take a secret, not a key pair";
+	return false;
+}
+
+bool
+crypto_key_to_der(const crypto_key *key, crypto_alloc_fn alloc, void *arg,
+				  unsigned char **der, size_t *len)
+{
+	PKCS8_PRIV_KEY_INFO *info = EVP_PKEY2PKCS8(key);
+	unsigned char *buf = NULL;
+	int			n;
+
+	if (info == NULL)
+	{
+		ERR_clear_error();
+		return false;
+	}
+	n = i2d_PKCS8_PRIV_KEY_INFO(info, &buf);
+	PKCS8_PRIV_KEY_INFO_free(info);
+	if (n <= 0)
+	{
+		ERR_clear_error();
+		return false;
+	}
+	*der = alloc(arg, (size_t) n);
+	memcpy(*der, buf, (size_t) n);
+	*len = (size_t) n;
+	OPENSSL_clear_free(buf, (size_t) n);
+	return true;
+}
+
+/* Copy a BIGNUM parameter out as big-endian bytes. */
+static bool
+export_bn(const crypto_key *key, const char *name, crypto_alloc_fn alloc, void *arg,
+		  const unsigned char **out, size_t *out_len)
+{
+	BIGNUM	   *bn = NULL;
+	unsigned char *buf;
+	bool		ok;
+
+	if (EVP_PKEY_get_bn_param(key, name, &bn) != 1)
+		return false;
+	*out_len = (size_t) BN_num_bytes(bn);
+	buf = alloc(arg, *out_len + 1);
+	ok = BN_bn2bin(bn, buf) == (int) *out_len;
+	BN_free(bn);
+	*out = buf;
+	return ok;
+}
+
+bool
+crypto_key_public(jwt_alg alg, const crypto_key *key, crypto_alloc_fn alloc, void *arg,
+				  jwk_public_key *out)
+{
+	const alg_info *info = &algorithms[alg];
+	unsigned char point[1 + 2 * 66];
+	size_t		point_len = 0;
+	unsigned char *buf;
+	bool		ok = false;
+
+	memset(out, 0, sizeof(*out));
+	out->kty = info->kty;
+	out->crv = info->curve;
+	switch (info->kty)
+	{
+		case JWK_KTY_RSA:
+			ok = export_bn(key, OSSL_PKEY_PARAM_RSA_N, alloc, arg, &out->n, &out->n_len) &&
+				export_bn(key, OSSL_PKEY_PARAM_RSA_E, alloc, arg, &out->e, &out->e_len);
+			break;
+		case JWK_KTY_EC:
+			/* The uncompressed point 04 || x || y has full-width coordinates. */
+			if (EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY,
+												point, sizeof(point), &point_len) != 1 ||
+				point_len != 1 + 2 * info->coordinate_len || point[0] != 0x04)
+				break;
+			buf = alloc(arg, 2 * info->coordinate_len);
+			memcpy(buf, point + 1, 2 * info->coordinate_len);
+			out->x = buf;
+			out->x_len = info->coordinate_len;
+			out->y = buf + info->coordinate_len;
+			out->y_len = info->coordinate_len;
+			ok = true;
+			break;
+		case JWK_KTY_OKP:
+			buf = alloc(arg, 32);
+			out->x_len = 32;
+			ok = EVP_PKEY_get_raw_public_key(key, buf, &out->x_len) == 1 && out->x_len == 32;
+			out->x = buf;
+			break;
+		case JWK_KTY_OCT:
+			break;
+	}
+	ERR_clear_error();
+	return ok;
+}
+
+void
+crypto_key_free(crypto_key *key)
+{
+	EVP_PKEY_free(key);
+}
+
+size_t
+crypto_signature_len(jwt_alg alg, const crypto_key *key)
+{
+	const alg_info *info = &algorithms[alg];
+
+	switch (info->kty)
+	{
+		case JWK_KTY_RSA:
+			return (size_t) EVP_PKEY_get_size(key);
+		case JWK_KTY_EC:
+			return 2 * info->coordinate_len;
+		case JWK_KTY_OKP:
+			return 64;
+		case JWK_KTY_OCT:
+			break;
+	}
+	return info->mac_len;
+}
+
+/* Turn a DER ECDSA signature into the fixed-width R||S of JWS. */
+static bool
+ecdsa_der_to_jws(const alg_info *info, const unsigned char *der, size_t der_len,
+				 unsigned char *out)
+{
+	const unsigned char *p = der;
+	ECDSA_SIG  *sig = d2i_ECDSA_SIG(NULL, &p, (long) der_len);
+	const BIGNUM *r;
+	const BIGNUM *s;
+	int			width = (int) info->coordinate_len;
+	bool		ok;
+
+	if (sig == NULL)
+		return false;
+	ECDSA_SIG_get0(sig, &r, &s);
+	ok = BN_bn2binpad(r, out, width) == width && BN_bn2binpad(s, out + width, width) == width;
+	ECDSA_SIG_free(sig);
+	return ok;
+}
+
+bool
+crypto_sign(jwt_alg alg, const crypto_key *key, const unsigned char *data, size_t len,
+			unsigned char *signature, size_t *signature_len)
+{
+	const alg_info *info = &algorithms[alg];
+	EVP_MD_CTX *md_ctx = EVP_MD_CTX_new();
+	EVP_PKEY_CTX *pkey_ctx = NULL;
+	unsigned char der[2 * 66 + 16];
+	size_t		out_len;
+	bool		ok = false;
+
+	if (md_ctx == NULL)
+		return false;
+	if (EVP_DigestSignInit_ex(md_ctx, &pkey_ctx, info->digest, NULL, NULL,
+							  (EVP_PKEY *) key, NULL) != 1 ||
+		(info->pss &&
+		 (EVP_PKEY_CTX_set_rsa_padding(pkey_ctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+		  EVP_PKEY_CTX_set_rsa_pss_saltlen(pkey_ctx, RSA_PSS_SALTLEN_DIGEST) != 1)))
+		goto done;
+
+	if (info->kty == JWK_KTY_EC)
+	{
+		out_len = sizeof(der);
+		if (EVP_DigestSign(md_ctx, der, &out_len, data, len) != 1 ||
+			!ecdsa_der_to_jws(info, der, out_len, signature))
+			goto done;
+		*signature_len = 2 * info->coordinate_len;
+	}
+	else
+	{
+		out_len = crypto_signature_len(alg, key);
+		if (EVP_DigestSign(md_ctx, signature, &out_len, data, len) != 1)
+			goto done;
+		*signature_len = out_len;
+	}
+	ok = true;
+
+done:
+	EVP_MD_CTX_free(md_ctx);
+	ERR_clear_error();
+	return ok;
 }

@@ -104,6 +104,87 @@ extern verify_result crypto_verify_public(jwt_alg alg, const jwk_public_key *key
 										  const unsigned char *signature,
 										  size_t signature_len, const char **problem);
 
+/*
+ * Private members of a JWK (RFC 7518 sections 6.2.2, 6.3.2; RFC 8037):
+ * d for every kty, and the RSA CRT values when present.
+ */
+typedef struct jwk_private_key
+{
+	const unsigned char *d;
+	size_t		d_len;
+	const unsigned char *p;
+	size_t		p_len;
+	const unsigned char *q;
+	size_t		q_len;
+	const unsigned char *dp;
+	size_t		dp_len;
+	const unsigned char *dq;
+	size_t		dq_len;
+	const unsigned char *qi;
+	size_t		qi_len;
+} jwk_private_key;
+
+/*
+ * A parsed RSA, EC or Ed25519 key, private or public: an OpenSSL EVP_PKEY.
+ * The functions below that return one give it to the caller, who frees it
+ * with crypto_key_free.
+ */
+typedef struct evp_pkey_st crypto_key;
+
+/* Where a key's bytes are written: memory that the caller's allocator owns. */
+typedef void *(*crypto_alloc_fn) (void *arg, size_t size);
+
+/* Make a new key pair for the algorithm (RSA keys have 2048 bits). */
+extern crypto_key *crypto_key_generate(jwt_alg alg);
+
+/*
+ * Read a PEM key: PKCS #8 (possibly unencrypted only), SPKI or PKCS #1.
+ * Sets *is_private.  NULL with *problem set when it cannot be read.
+ */
+extern crypto_key *crypto_key_from_pem(const char *pem, size_t len, bool *is_private,
+									   const char **problem);
+
+/* Build a key from JWK members; with private members NULL, a public key. */
+extern crypto_key *crypto_key_from_jwk(jwt_alg alg, const jwk_public_key *key,
+									   const jwk_private_key *private_key,
+									   const char **problem);
+
+/* Read a private key stored as PKCS #8 DER. */
+extern crypto_key *crypto_key_from_der(const unsigned char *der, size_t len);
+
+/* Check that a key fits the algorithm: kind, curve, RSA size. */
+extern bool crypto_key_fits(jwt_alg alg, const crypto_key *key, const char **problem);
+
+/* The private key as PKCS #8 DER, in memory from alloc. */
+extern bool crypto_key_to_der(const crypto_key *key, crypto_alloc_fn alloc, void *arg,
+							  unsigned char **der, size_t *len);
+
+/*
+ * The public members of a key as a JWK has them (EC coordinates at full
+ * width), in memory from alloc.
+ */
+extern bool crypto_key_public(jwt_alg alg, const crypto_key *key, crypto_alloc_fn alloc,
+							  void *arg, jwk_public_key *out);
+
+extern void crypto_key_free(crypto_key *key);
+
+/* Bytes of a signature with this key: 2 * coordinate for ES, 64 for EdDSA. */
+extern size_t crypto_signature_len(jwt_alg alg, const crypto_key *key);
+
+/*
+ * Sign data with a private key, writing crypto_signature_len bytes (ECDSA
+ * as R||S).  Returns false when OpenSSL fails.
+ */
+extern bool crypto_sign(jwt_alg alg, const crypto_key *key,
+						const unsigned char *data, size_t len,
+						unsigned char *signature, size_t *signature_len);
+
+/* Verify with a parsed key, as crypto_verify_public does with a JWK. */
+extern verify_result crypto_verify_key(jwt_alg alg, const crypto_key *key,
+									   const unsigned char *data, size_t len,
+									   const unsigned char *signature,
+									   size_t signature_len, const char **problem);
+
 extern bool crypto_hmac(jwt_alg alg, const unsigned char *key, size_t key_len,
 						const unsigned char *data, size_t len,
 						unsigned char *mac, size_t *mac_len);

@@ -106,6 +106,29 @@ jwk_read(const json_node *jwk, const codec_allocator *allocator,
 	return false;
 }
 
+bool
+jwk_read_private(const json_node *jwk, const codec_allocator *allocator,
+				 jwk_private_key *key, const char **problem)
+{
+	static const char *const names[] = {"d", "p", "q", "dp", "dq", "qi"};
+	const unsigned char **values[] = {&key->d, &key->p, &key->q, &key->dp, &key->dq, &key->qi};
+	size_t	   *lengths[] = {&key->d_len, &key->p_len, &key->q_len, &key->dp_len,
+		&key->dq_len, &key->qi_len};
+
+	memset(key, 0, sizeof(*key));
+	for (int i = 0; i < 6; i++)
+	{
+		if (json_object_get(jwk, names[i]) == NULL)
+			continue;
+		if (!decode_member(jwk, names[i], allocator, values[i], lengths[i]))
+		{
+			*problem = "a private member of the key is not base64url";
+			return false;
+		}
+	}
+	return true;
+}
+
 static bool
 kty_fits(const json_node *jwk, jwt_alg alg)
 {

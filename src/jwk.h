@@ -20,6 +20,14 @@ extern bool jwk_read(const json_node *jwk, const codec_allocator *allocator,
 					 jwk_public_key *key, const char **problem);
 
 /*
+ * Read the private members of a JWK, when present, into *key: d, and for
+ * RSA p, q, dp, dq and qi.  key->d is NULL for a public key.  Returns false
+ * with *problem set when a present member is not base64url.
+ */
+extern bool jwk_read_private(const json_node *jwk, const codec_allocator *allocator,
+							 jwk_private_key *key, const char **problem);
+
+/*
  * Find the keys of a JWK Set that may verify a token with this algorithm
  * and kid (NULL when the token has none).  A given kid must match exactly.
  * The key's kty and crv must fit the algorithm, and the key's own "alg",

@@ -20,6 +20,7 @@
 #include "utils/guc.h"
 #include "utils/timestamp.h"
 
+#include "keystore.h"
 #include "state.h"
 
 PG_MODULE_MAGIC;
@@ -28,8 +29,20 @@ int			jwt_leeway_seconds = 0;
 int			jwt_max_token_bytes = 65536;
 int			jwt_max_json_depth = 32;
 int			jwt_max_json_members = 1000;
+char	   *jwt_default_algorithm = NULL;
 
 void		_PG_init(void);
+
+static bool
+check_default_algorithm(char **newval, void **extra, GucSource source)
+{
+	jwt_alg		alg;
+
+	if (*newval != NULL && jwt_alg_from_name(*newval, strlen(*newval), &alg))
+		return true;
+	GUC_check_errdetail("Supported algorithms are HS256, HS384, HS512, RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512 and EdDSA; names are case-sensitive.");
+	return false;
+}
 
 void
 _PG_init(void)
@@ -66,6 +79,14 @@ _PG_init(void)
 							PGC_SUSET, 0,
 							NULL, NULL, NULL);
 
+	DefineCustomStringVariable("jwt_pg.default_algorithm",
+							   "Algorithm that signs when neither a secret nor an algorithm is given.",
+							   "jwt_create and jwt_refresh then sign with the newest active key of this algorithm in the key store.",
+							   &jwt_default_algorithm,
+							   "HS256",
+							   PGC_SUSET, 0,
+							   check_default_algorithm, NULL, NULL);
+
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("jwt_pg");
 #else
@@ -85,7 +106,7 @@ require_argument(FunctionCallInfo fcinfo, int argno, const char *name)
 }
 
 /* The UTF-8 bytes of a text value, converted from the database encoding. */
-static const char *
+const char *
 text_to_utf8(text *value, size_t *len)
 {
 	return server_to_utf8(VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value), len);
@@ -153,12 +174,55 @@ secret_bytes(FunctionCallInfo fcinfo, int argno, size_t *len)
 	return (const unsigned char *) VARDATA_ANY(secret);
 }
 
-/* The algorithm of a signing call: an HMAC algorithm. */
-static jwt_alg
-algorithm_argument(FunctionCallInfo fcinfo, int argno)
+/*
+ * The key of a signing call, from arguments secret_argno (secret) and
+ * secret_argno + 1 (algorithm).  With a secret, the algorithm is an HMAC
+ * one, HS256 by default.  Without, the key store signs, with the algorithm
+ * given or jwt_pg.default_algorithm, and the header's kid, when the caller
+ * sets one, chooses the key.
+ */
+static void
+signing_key_argument(FunctionCallInfo fcinfo, int secret_argno, Jsonb *header,
+					 signing_key *key)
 {
-	require_argument(fcinfo, argno, "algorithm");
-	return signing_algorithm_from_text(PG_GETARG_TEXT_PP(argno));
+	int			alg_argno = secret_argno + 1;
+	const stored_key *stored;
+	const char *kid = NULL;
+	size_t		kid_len = 0;
+
+	memset(key, 0, sizeof(*key));
+	if (!PG_ARGISNULL(secret_argno))
+	{
+		key->secret = secret_argument(fcinfo, secret_argno, &key->secret_len);
+		key->alg = PG_ARGISNULL(alg_argno) ? JWT_ALG_HS256 :
+			signing_algorithm_from_text(PG_GETARG_TEXT_PP(alg_argno));
+		check_secret_length(key->alg, key->secret_len);
+		return;
+	}
+
+	if (PG_ARGISNULL(alg_argno))
+		(void) jwt_alg_from_name(jwt_default_algorithm, strlen(jwt_default_algorithm), &key->alg);
+	else
+		key->alg = algorithm_from_text(PG_GETARG_TEXT_PP(alg_argno));
+
+	if (header != NULL && JB_ROOT_IS_OBJECT(header) && !JB_ROOT_IS_SCALAR(header))
+	{
+		JsonbValue *member = getKeyJsonValueFromContainer(&header->root, "kid", 3, NULL);
+
+		if (member != NULL && member->type == jbvString)
+			kid = server_to_utf8(member->val.string.val, member->val.string.len, &kid_len);
+		else if (member != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("header member \"kid\" must be a string")));
+	}
+
+	stored = keystore_signing_key(key->alg, kid, kid_len);
+	key->secret = stored->secret;
+	key->secret_len = stored->secret_len;
+	key->key = stored->key;
+	key->kid = stored->kid;
+	key->kid_len = stored->kid_len;
 }
 
 /* Seconds in an interval, counting a month as 30 days. */
@@ -337,12 +401,16 @@ optional_text(FunctionCallInfo fcinfo, int argno, const char **value, size_t *le
  */
 typedef struct signature_key
 {
-	const unsigned char *secret;	/* NULL when a JWK Set is given */
+	const unsigned char *secret;	/* NULL for a JWK Set or the key store */
 	size_t		secret_len;
-	json_node  *jwks;
+	json_node  *jwks;			/* NULL unless a JWK Set is given */
 } signature_key;
 
-/* Read arguments 1 (secret or jwks) and 2 (algorithms). */
+/*
+ * Read arguments 1 (secret or jwks) and 2 (algorithms).  A NULL secret
+ * means the key store, whose keys carry their algorithm: any listed
+ * algorithm, or any at all, is allowed.
+ */
 static void
 read_signature_key(FunctionCallInfo fcinfo, bool with_jwks, signature_key *key,
 				   verify_options *options)
@@ -353,6 +421,8 @@ read_signature_key(FunctionCallInfo fcinfo, bool with_jwks, signature_key *key,
 		key->jwks = jwks_argument(fcinfo, 1);
 		read_jwks_algorithms(fcinfo, 2, options);
 	}
+	else if (PG_ARGISNULL(1))
+		(void) read_algorithm_list(fcinfo, 2, options->allowed);
 	else
 	{
 		key->secret = secret_argument(fcinfo, 1, &key->secret_len);
@@ -371,6 +441,8 @@ verify_signature(text *token_text, const signature_key *key,
 		return false;
 	if (key->jwks != NULL)
 		return token_check_signature_jwks(token, key->jwks);
+	if (key->secret == NULL)
+		return token_check_signature_store(token);
 	return token_check_signature(token, key->secret, key->secret_len);
 }
 
@@ -472,18 +544,16 @@ PG_FUNCTION_INFO_V1(jwt_create);
 Datum
 jwt_create(PG_FUNCTION_ARGS)
 {
-	const unsigned char *key;
-	size_t		key_len;
-	jwt_alg		alg;
+	Jsonb	   *header = PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4);
+	signing_key key;
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
-	key = secret_argument(fcinfo, 1, &key_len);
-	alg = algorithm_argument(fcinfo, 2);
+	signing_key_argument(fcinfo, 1, header, &key);
 
-	PG_RETURN_TEXT_P(cstring_to_text(jwt_sign_claims(PG_GETARG_JSONB_P(0), alg, key, key_len,
+	PG_RETURN_TEXT_P(cstring_to_text(jwt_sign_claims(PG_GETARG_JSONB_P(0), &key,
 													 PG_ARGISNULL(3) ? NULL : PG_GETARG_INTERVAL_P(3),
-													 PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4))));
+													 header)));
 }
 
 /* jwt_verify(token text, secret text|bytea, algorithms text[], audience text, issuer text, leeway interval) */
@@ -508,23 +578,23 @@ Datum
 jws_sign(PG_FUNCTION_ARGS)
 {
 	bytea	   *payload;
-	const unsigned char *key;
-	size_t		key_len;
-	jwt_alg		alg;
-	StringInfoData header;
+	Jsonb	   *header = PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3);
+	signing_key key;
+	StringInfoData header_json;
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	payload = PG_GETARG_BYTEA_PP(0);
-	key = secret_argument(fcinfo, 1, &key_len);
-	alg = algorithm_argument(fcinfo, 2);
+	signing_key_argument(fcinfo, 1, header, &key);
 
-	initStringInfo(&header);
-	jws_build_header(&header, alg, PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3), NULL);
-	PG_RETURN_TEXT_P(cstring_to_text(jws_sign_compact(header.data, header.len,
+	/* jws_sign writes the caller's header as given: no kid is added. */
+	key.kid = NULL;
+	initStringInfo(&header_json);
+	jws_build_header(&header_json, &key, header, NULL);
+	PG_RETURN_TEXT_P(cstring_to_text(jws_sign_compact(header_json.data, header_json.len,
 													  VARDATA_ANY(payload),
 													  VARSIZE_ANY_EXHDR(payload),
-													  alg, key, key_len)));
+													  &key)));
 }
 
 /* jws_verify(token text, secret text|bytea, algorithms text[]) */
@@ -672,9 +742,7 @@ jwt_refresh(PG_FUNCTION_ARGS)
 		MemoryContext old;
 		TupleDesc	desc;
 		text	   *presented;
-		const unsigned char *key;
-		size_t		key_len;
-		jwt_alg		alg;
+		signing_key key;
 		Interval   *expires_in;
 		Jsonb	   *claims;
 		char	   *refresh_token;
@@ -693,17 +761,14 @@ jwt_refresh(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 					 errmsg("refresh token is missing")));
 		presented = PG_GETARG_TEXT_PP(0);
-		key = secret_argument(fcinfo, 1, &key_len);
-		alg = algorithm_argument(fcinfo, 2);
+		signing_key_argument(fcinfo, 1, NULL, &key);
 		require_argument(fcinfo, 3, "expires_in");
 		expires_in = PG_GETARG_INTERVAL_P(3);
 		check_positive_interval(expires_in, "expires_in");
-		check_secret_length(alg, key_len);
 
 		refresh_token = state_refresh_rotate(VARDATA_ANY(presented),
 											 VARSIZE_ANY_EXHDR(presented), &claims);
-		values[0] = CStringGetTextDatum(jwt_sign_claims(claims, alg, key, key_len,
-														expires_in, NULL));
+		values[0] = CStringGetTextDatum(jwt_sign_claims(claims, &key, expires_in, NULL));
 		values[1] = CStringGetTextDatum(refresh_token);
 		funcctx->user_fctx = heap_form_tuple(desc, values, nulls);
 		MemoryContextSwitchTo(old);

@@ -20,6 +20,7 @@ extern int	jwt_leeway_seconds;
 extern int	jwt_max_token_bytes;
 extern int	jwt_max_json_depth;
 extern int	jwt_max_json_members;
+extern char *jwt_default_algorithm;
 
 /* Maximum leeway that a setting or an argument may request, in seconds. */
 #define JWT_MAX_LEEWAY_SECONDS 300
@@ -88,6 +89,20 @@ typedef struct verify_options
 	size_t		issuer_len;
 } verify_options;
 
+/*
+ * A key to sign with: an HMAC secret, or a key from the key store.  kid,
+ * when set, goes into the header.
+ */
+typedef struct signing_key
+{
+	jwt_alg		alg;
+	const unsigned char *secret;	/* HMAC secret, else NULL */
+	size_t		secret_len;
+	const crypto_key *key;		/* RSA, EC or Ed25519 private key, else NULL */
+	const char *kid;			/* UTF-8, or NULL */
+	size_t		kid_len;
+} signing_key;
+
 /* token.c */
 extern const char *token_failure_message(token_failure failure);
 extern void token_raise(const jws_token *token) pg_attribute_noreturn();
@@ -97,6 +112,7 @@ extern bool token_read_header(jws_token *token);
 extern bool token_check_alg(jws_token *token, const verify_options *options);
 extern bool token_check_signature(jws_token *token, const unsigned char *key, size_t key_len);
 extern bool token_check_signature_jwks(jws_token *token, const json_node *jwks);
+extern bool token_check_signature_store(jws_token *token);
 extern bool token_read_claims(jws_token *token);
 extern bool token_check_claims(jws_token *token, const verify_options *options, double now);
 extern bool token_check_blacklist(jws_token *token);
@@ -105,16 +121,20 @@ extern void token_blacklist_key(const jws_token *token, const char **jti, size_t
 extern void check_secret_length(jwt_alg alg, size_t key_len);
 extern char *jws_sign_compact(const char *header_json, size_t header_len,
 							  const char *payload, size_t payload_len,
-							  jwt_alg alg, const unsigned char *key, size_t key_len);
-extern void jws_build_header(StringInfo out, jwt_alg alg, Jsonb *header,
+							  const signing_key *key);
+extern void jws_build_header(StringInfo out, const signing_key *key, Jsonb *header,
 							 const char *default_typ);
 extern json_node *claims_for_signing(Jsonb *claims_jsonb, jwt_claims *claims,
 									 const char **json, size_t *json_len);
-extern char *jwt_sign_claims(Jsonb *claims, jwt_alg alg, const unsigned char *key,
-							 size_t key_len, const Interval *expires_in, Jsonb *header);
+extern char *jwt_sign_claims(Jsonb *claims, const signing_key *key,
+							 const Interval *expires_in, Jsonb *header);
 extern jwt_alg algorithm_from_text(text *name);
 extern jwt_alg signing_algorithm_from_text(text *name);
 extern const char *printable_excerpt(const char *s, size_t len);
+extern const char *printable_kid(const char *s, size_t len);
+
+/* jwt_pg.c */
+extern const char *text_to_utf8(text *value, size_t *len);
 
 /* json_bridge.c */
 extern const codec_allocator *palloc_allocator(void);
@@ -130,6 +150,8 @@ extern void append_json_node(StringInfo out, const json_node *node);
 extern bool state_blacklist_contains(const char *jti, size_t jti_len,
 									 const unsigned char *hash);
 extern Datum utf8_text_datum(const char *s, size_t len);
+extern Datum bytea_datum(const unsigned char *bytes, size_t len);
+extern Oid	state_relation(const char *name);
 
 /* refresh_worker.c */
 extern void revoke_family_in_own_transaction(const char *family_id, const char *reason);

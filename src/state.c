@@ -31,7 +31,7 @@
 
 #include "state.h"
 
-static Datum
+Datum
 bytea_datum(const unsigned char *bytes, size_t len)
 {
 	bytea	   *b = palloc(VARHDRSZ + len);
@@ -51,7 +51,7 @@ utf8_text_datum(const char *s, size_t len)
 	return PointerGetDatum(cstring_to_text_with_len(server, (int) server_len));
 }
 
-static Oid
+Oid
 state_relation(const char *name)
 {
 	Oid			namespace_id = get_namespace_oid(JWT_STATE_SCHEMA, true);

@@ -29,6 +29,7 @@
 #include "utils/timestamp.h"
 
 #include "jwk.h"
+#include "keystore.h"
 
 static const char *const failure_messages[] = {
 	[TOKEN_OK] = "token is valid",
@@ -90,6 +91,8 @@ reject(jws_token *token, token_failure failure, const char *fmt,...)
 	return false;
 }
 
+static const char *printable_prefix(const char *s, size_t len, size_t max);
+
 /*
  * Quote at most 40 bytes of untrusted text for an error detail, with
  * anything but printable ASCII replaced by '?'.
@@ -97,7 +100,20 @@ reject(jws_token *token, token_failure failure, const char *fmt,...)
 const char *
 printable_excerpt(const char *s, size_t len)
 {
-	size_t		n = Min(len, 40);
+	return printable_prefix(s, len, 40);
+}
+
+/* Like printable_excerpt, for a kid: up to 64 bytes, which fits a thumbprint. */
+const char *
+printable_kid(const char *s, size_t len)
+{
+	return printable_prefix(s, len, 64);
+}
+
+static const char *
+printable_prefix(const char *s, size_t len, size_t max)
+{
+	size_t		n = Min(len, max);
 	char	   *out = palloc(n + 4);
 
 	for (size_t i = 0; i < n; i++)
@@ -576,9 +592,88 @@ token_check_signature_jwks(jws_token *token, const json_node *jwks)
 	if (kid != NULL)
 		return reject(token, TOKEN_KEY_NOT_FOUND,
 					  "The JWK Set has no %s key with kid \"%s\".",
-					  jwt_alg_name(token->alg), printable_excerpt(kid, kid_len));
+					  jwt_alg_name(token->alg), printable_kid(kid, kid_len));
 	return reject(token, TOKEN_KEY_NOT_FOUND, "The JWK Set has no %s key.",
 				  jwt_alg_name(token->alg));
+}
+
+/* Check the signature with one key from the store, whose alg fits. */
+static bool
+check_with_stored_key(jws_token *token, const stored_key *key)
+{
+	const char *problem = NULL;
+
+	if (key->key == NULL)
+		return token_check_signature(token, key->secret, key->secret_len);
+
+	switch (crypto_verify_key(token->alg, key->key, (const unsigned char *) token->text,
+							  token->signing_input_len, token->signature,
+							  token->signature_len, &problem))
+	{
+		case VERIFY_OK:
+			return true;
+		case VERIFY_BAD_SIGNATURE:
+			return reject(token, TOKEN_INVALID_SIGNATURE, "For key \"%s\", %s.",
+						  printable_kid(key->kid, key->kid_len), problem);
+		case VERIFY_BAD_KEY:
+		case VERIFY_FAILED:
+			break;
+	}
+	elog(ERROR, "could not verify %s with OpenSSL", jwt_alg_name(token->alg));
+	return false;
+}
+
+/*
+ * Check the signature with the key store.  A kid selects exactly one key,
+ * whose own algorithm must be the header's: an unknown kid never falls back
+ * to another key.  Without a kid, the keys of the header's algorithm are
+ * tried, newest first.
+ */
+bool
+token_check_signature_store(jws_token *token)
+{
+	const stored_key *keys[JWKS_MAX_CANDIDATES];
+	const char *kid;
+	size_t		kid_len;
+	size_t		count;
+	size_t		tried;
+
+	if (!read_kid(token, &kid, &kid_len))
+		return false;
+
+	if (kid != NULL)
+	{
+		const stored_key *key = keystore_find(kid, kid_len);
+
+		if (key == NULL)
+			return reject(token, TOKEN_KEY_NOT_FOUND,
+						  "The key store has no key with kid \"%s\" that is not retired.",
+						  printable_kid(kid, kid_len));
+		if (key->alg != token->alg)
+			return reject(token, TOKEN_KEY_NOT_FOUND,
+						  "The key \"%s\" is for %s, and the header's \"alg\" is %s.",
+						  printable_kid(kid, kid_len), jwt_alg_name(key->alg),
+						  jwt_alg_name(token->alg));
+		return check_with_stored_key(token, key);
+	}
+
+	count = keystore_keys_for(token->alg, keys, JWKS_MAX_CANDIDATES);
+	if (count == 0)
+		return reject(token, TOKEN_KEY_NOT_FOUND, "The key store has no %s key.",
+					  jwt_alg_name(token->alg));
+	tried = Min(count, JWKS_MAX_CANDIDATES);
+	for (size_t i = 0; i < tried; i++)
+		if (check_with_stored_key(token, keys[i]))
+			return true;
+	if (tried == 1)
+		return false;
+	if (count > tried)
+		return reject(token, TOKEN_INVALID_SIGNATURE,
+					  "None of the newest %zu %s keys in the key store matches the signature; the token has no kid to choose among all %zu.",
+					  tried, jwt_alg_name(token->alg), count);
+	return reject(token, TOKEN_INVALID_SIGNATURE,
+				  "None of the %zu %s keys in the key store matches the signature.",
+				  tried, jwt_alg_name(token->alg));
 }
 
 /* Convert a StringInfo's text from the database encoding to UTF-8. */
@@ -591,19 +686,25 @@ to_utf8(StringInfo text, size_t *len)
 /* Sign header and payload bytes into a compact JWS. */
 char *
 jws_sign_compact(const char *header_json, size_t header_len,
-				 const char *payload, size_t payload_len,
-				 jwt_alg alg, const unsigned char *key, size_t key_len)
+				 const char *payload, size_t payload_len, const signing_key *key)
 {
+	size_t		signature_max;
 	size_t		total;
 	char	   *out;
 	size_t		pos;
-	unsigned char mac[JWT_MAX_MAC_LEN];
-	size_t		mac_len = 0;
+	unsigned char *signature;
+	size_t		signature_len = 0;
 
-	check_secret_length(alg, key_len);
+	if (key->key != NULL)
+		signature_max = crypto_signature_len(key->alg, key->key);
+	else
+	{
+		check_secret_length(key->alg, key->secret_len);
+		signature_max = jwt_alg_mac_len(key->alg);
+	}
 
 	total = BASE64URL_ENCODED_LEN(header_len) + 1 + BASE64URL_ENCODED_LEN(payload_len) +
-		1 + BASE64URL_ENCODED_LEN(jwt_alg_mac_len(alg));
+		1 + BASE64URL_ENCODED_LEN(signature_max);
 	if (total > (size_t) jwt_max_token_bytes)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -617,9 +718,18 @@ jws_sign_compact(const char *header_json, size_t header_len,
 	out[pos++] = '.';
 	pos += base64url_encode((const unsigned char *) payload, payload_len, out + pos);
 
-	compute_mac(alg, key, key_len, out, pos, mac, &mac_len);
+	signature = palloc(Max(signature_max, JWT_MAX_MAC_LEN));
+	if (key->key != NULL)
+	{
+		if (!crypto_sign(key->alg, key->key, (const unsigned char *) out, pos,
+						 signature, &signature_len))
+			elog(ERROR, "could not sign with %s with OpenSSL", jwt_alg_name(key->alg));
+	}
+	else
+		compute_mac(key->alg, key->secret, key->secret_len, out, pos, signature,
+					&signature_len);
 	out[pos++] = '.';
-	pos += base64url_encode(mac, mac_len, out + pos);
+	pos += base64url_encode(signature, signature_len, out + pos);
 	out[pos] = '\0';
 	return out;
 }
@@ -653,14 +763,24 @@ parse_own_json(const char *json, size_t len, const char *what)
 	return node;
 }
 
+/* Whether a header member has this name. */
+static bool
+member_is(const json_node *member, const char *name)
+{
+	return member->key_len == strlen(name) && memcmp(member->key, name, member->key_len) == 0;
+}
+
 /*
  * Write the JOSE header: alg first, then typ (unless given), then the
- * caller's members.  The caller may repeat alg with the same value but may
- * not set crit or b64, which change how the token is read.
+ * key's kid, then the caller's members.  The caller may repeat alg and kid
+ * with the same values but may not set crit or b64, which change how the
+ * token is read.
  */
 void
-jws_build_header(StringInfo out, jwt_alg alg, Jsonb *header, const char *default_typ)
+jws_build_header(StringInfo out, const signing_key *key, Jsonb *header,
+				 const char *default_typ)
 {
+	jwt_alg		alg = key->alg;
 	json_node  *extra = NULL;
 
 	if (header != NULL)
@@ -682,10 +802,25 @@ jws_build_header(StringInfo out, jwt_alg alg, Jsonb *header, const char *default
 	appendStringInfo(out, "{\"alg\":\"%s\"", jwt_alg_name(alg));
 	if (default_typ != NULL && json_object_get(extra, "typ") == NULL)
 		appendStringInfo(out, ",\"typ\":\"%s\"", default_typ);
+	if (key->kid != NULL)
+	{
+		appendStringInfoString(out, ",\"kid\":");
+		append_json_string(out, key->kid, key->kid_len);
+	}
 
 	for (const json_node *m = extra ? extra->first_child : NULL; m; m = m->next)
 	{
-		if (m->key_len == 3 && memcmp(m->key, "alg", 3) == 0)
+		if (key->kid != NULL && member_is(m, "kid"))
+		{
+			if (m->kind != JSON_STRING || m->text_len != key->kid_len ||
+				memcmp(m->text, key->kid, key->kid_len) != 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("header member \"kid\" conflicts with the signing key"),
+						 errhint("Omit \"kid\" from the header; the key store sets it.")));
+			continue;
+		}
+		if (member_is(m, "alg"))
 		{
 			if (!json_string_equals(m, jwt_alg_name(alg)))
 				ereport(ERROR,
@@ -695,8 +830,7 @@ jws_build_header(StringInfo out, jwt_alg alg, Jsonb *header, const char *default
 						 errhint("Omit \"alg\" from the header; the algorithm argument sets it.")));
 			continue;
 		}
-		if ((m->key_len == 4 && memcmp(m->key, "crit", 4) == 0) ||
-			(m->key_len == 3 && memcmp(m->key, "b64", 3) == 0))
+		if (member_is(m, "crit") || member_is(m, "b64"))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("header member \"%s\" is not supported",
@@ -780,8 +914,8 @@ claims_for_signing(Jsonb *claims_jsonb, jwt_claims *claims,
  * when expires_in is given.
  */
 char *
-jwt_sign_claims(Jsonb *claims_jsonb, jwt_alg alg, const unsigned char *key,
-				size_t key_len, const Interval *expires_in, Jsonb *header)
+jwt_sign_claims(Jsonb *claims_jsonb, const signing_key *key, const Interval *expires_in,
+				Jsonb *header)
 {
 	StringInfoData payload;
 	StringInfoData header_json;
@@ -793,7 +927,8 @@ jwt_sign_claims(Jsonb *claims_jsonb, jwt_alg alg, const unsigned char *key,
 	bool		need_comma;
 
 	root = claims_for_signing(claims_jsonb, &claims, &json_utf8, &json_len);
-	check_secret_length(alg, key_len);
+	if (key->key == NULL)
+		check_secret_length(key->alg, key->secret_len);
 
 	if (claims.has_iat)
 		iat = claims.iat;
@@ -849,8 +984,8 @@ jwt_sign_claims(Jsonb *claims_jsonb, jwt_alg alg, const unsigned char *key,
 	appendStringInfoChar(&payload, '}');
 
 	initStringInfo(&header_json);
-	jws_build_header(&header_json, alg, header, "JWT");
+	jws_build_header(&header_json, key, header, "JWT");
 
 	return jws_sign_compact(header_json.data, header_json.len,
-							payload.data, payload.len, alg, key, key_len);
+							payload.data, payload.len, key);
 }

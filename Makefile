@@ -20,7 +20,7 @@ PG_CPPFLAGS = -I$(srcdir)/src
 SHLIB_LINK = -lcrypto
 
 # Regression tests run in this order; setup creates the extension and roles.
-REGRESS = setup create verify cases jws jwks decode refresh blacklist privileges
+REGRESS = setup create verify cases jws jwks keystore keystore_vectors decode refresh blacklist privileges
 
 ISOLATION = refresh_race purge_race revoke_blocked
 ISOLATION_OPTS = --load-extension=jwt_pg

@@ -257,6 +257,12 @@ AS 'MODULE_PATHNAME', 'jwt_key_import'
 LANGUAGE C VOLATILE SECURITY DEFINER PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp;
 
+CREATE FUNCTION jwt_key_import(key jsonb, algorithm text, kid text DEFAULT NULL)
+RETURNS text
+AS 'MODULE_PATHNAME', 'jwt_key_import'
+LANGUAGE C VOLATILE SECURITY DEFINER PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp;
+
 CREATE FUNCTION jwt_key_set_state(kid text, state text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER PARALLEL UNSAFE
@@ -303,4 +309,5 @@ $$;
 REVOKE ALL ON FUNCTION jwt_pg.sign_with_stored_keys() FROM PUBLIC;
 REVOKE ALL ON FUNCTION jwt_key_generate(text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION jwt_key_import(text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION jwt_key_import(jsonb, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION jwt_key_set_state(text, text) FROM PUBLIC;

@@ -50,7 +50,8 @@ def write(harness, data):
 
 
 def jwk_seeds():
-    """Yield the JWKs of the shared vectors and the JWK Sets in sql/jwks.sql."""
+    """Yield the JWKs of the shared vectors, the JWK Sets in sql/jwks.sql,
+    and the PEM keys and JWKs that the key store tests import."""
     folder = os.path.join(ROOT, '..', 'shared', 'peer', 'jose-cookbook', 'jwk')
     if os.path.isdir(folder):
         for name in sorted(os.listdir(folder)):
@@ -58,6 +59,12 @@ def jwk_seeds():
                 yield f.read()
     with open(os.path.join(ROOT, 'sql', 'jwks.sql'), encoding='utf-8') as f:
         for match in re.findall(r"'(\{\"keys\":.*?)'::jsonb", f.read()):
+            yield match.encode()
+    with open(os.path.join(ROOT, 'sql', 'keystore.sql'), encoding='utf-8') as f:
+        for match in re.findall(r"\$\$(-----BEGIN .*?)\$\$", f.read(), re.S):
+            yield match.encode()
+    with open(os.path.join(ROOT, 'sql', 'keystore_vectors.sql'), encoding='utf-8') as f:
+        for match in re.findall(r"jwt_key_import\('(\{.*?\})'", f.read()):
             yield match.encode()
 
 

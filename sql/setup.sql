@@ -90,3 +90,33 @@ EXCEPTION WHEN OTHERS THEN
   RETURN SQLSTATE || ' ' || SQLERRM;
 END
 $$;
+
+-- The same for the key store: no secret, the key comes by kid.
+CREATE FUNCTION outcome_store(token text) RETURNS text
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+  PERFORM jwt_verify(token);
+  IF NOT jwt_valid(token) THEN
+    RETURN 'jwt_valid disagrees';
+  END IF;
+  RETURN 'accepted';
+EXCEPTION WHEN OTHERS THEN
+  IF SQLSTATE = '28000' AND jwt_valid(token) THEN
+    RETURN 'jwt_valid disagrees';
+  END IF;
+  RETURN SQLSTATE || ' ' || SQLERRM;
+END
+$$;
+
+-- A token's signature as bytes, and the token with another signature.
+CREATE FUNCTION signature(token text) RETURNS bytea
+LANGUAGE sql IMMUTABLE STRICT
+AS $$
+  SELECT decode(rpad(translate(part, '-_', '+/'), (length(part) + 3) / 4 * 4, '='), 'base64')
+    FROM split_part(token, '.', 3) AS part
+$$;
+
+CREATE FUNCTION with_signature(token text, sig bytea) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT
+AS $$ SELECT split_part(token, '.', 1) || '.' || split_part(token, '.', 2) || '.' || b64url(sig) $$;

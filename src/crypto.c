@@ -324,12 +324,18 @@ key_from_jwk(const alg_info *info, const jwk_public_key *key,
 		}
 		if (private_key != NULL)
 		{
-			bool		crt = private_key->p && private_key->q && private_key->dp &&
-				private_key->dq && private_key->qi;
-
+			/*
+			 * RFC 7518 section 6.3.2 lets a JWK omit the CRT values, but
+			 * OpenSSL cannot store such a key as PKCS #8.
+			 */
+			if (!private_key->p || !private_key->q || !private_key->dp ||
+				!private_key->dq || !private_key->qi)
+			{
+				*problem = "an RSA private JWK needs p, q, dp, dq and qi as well as d";
+				goto done;
+			}
 			if (!push_bn(builder, "d", private_key->d, private_key->d_len, &numbers[2]) ||
-				(crt &&
-				 (!push_bn(builder, "rsa-factor1", private_key->p, private_key->p_len, &numbers[3]) ||
+				((!push_bn(builder, "rsa-factor1", private_key->p, private_key->p_len, &numbers[3]) ||
 				  !push_bn(builder, "rsa-factor2", private_key->q, private_key->q_len, &numbers[4]) ||
 				  !push_bn(builder, "rsa-exponent1", private_key->dp, private_key->dp_len, &numbers[5]) ||
 				  !push_bn(builder, "rsa-exponent2", private_key->dq, private_key->dq_len, &numbers[6]) ||

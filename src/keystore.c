@@ -20,13 +20,12 @@
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
-#include "nodes/makefuncs.h"
-#include "parser/parse_func.h"
 #include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -34,6 +33,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 
 #include "jwk.h"
 #include "keystore.h"
@@ -339,15 +339,23 @@ keystore_keys_for(jwt_alg alg, const stored_key **keys, size_t max)
 	return count;
 }
 
-/* Raise unless the current user holds EXECUTE on jwt_pg.sign_with_stored_keys(). */
+/*
+ * Raise unless the current user holds EXECUTE on
+ * jwt_pg.sign_with_stored_keys().  The function is found without a name
+ * lookup, which would require USAGE on schema jwt_pg.
+ */
 static void
 check_signing_privilege(void)
 {
-	List	   *name = list_make2(makeString(JWT_STATE_SCHEMA),
-								  makeString("sign_with_stored_keys"));
-	Oid			function = LookupFuncName(name, 0, NULL, true);
+	Oid			namespace_id = get_namespace_oid(JWT_STATE_SCHEMA, true);
+	Oid			function = InvalidOid;
 	AclResult	result = ACLCHECK_NO_PRIV;
 
+	if (OidIsValid(namespace_id))
+		function = GetSysCacheOid3(PROCNAMEARGSNSP, Anum_pg_proc_oid,
+								   CStringGetDatum("sign_with_stored_keys"),
+								   PointerGetDatum(buildoidvector(NULL, 0)),
+								   ObjectIdGetDatum(namespace_id));
 	if (OidIsValid(function))
 #if PG_VERSION_NUM >= 160000
 		result = object_aclcheck(ProcedureRelationId, function, GetUserId(), ACL_EXECUTE);
@@ -420,6 +428,16 @@ typedef struct new_key
 	jwk_public_key public_key;	/* asymmetric keys only */
 	bool		active;
 } new_key;
+
+/* A problem from crypto.c or jwk.c as a sentence for errdetail. */
+static char *
+as_sentence(const char *problem)
+{
+	char	   *s = psprintf("%s.", problem);
+
+	s[0] = pg_toupper((unsigned char) s[0]);
+	return s;
+}
 
 static void *
 palloc_fn(void *arg, size_t size)
@@ -603,7 +621,7 @@ take_key_pair(new_key *out, crypto_key *pair, bool is_private)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("key does not fit algorithm %s", jwt_alg_name(out->alg)),
-					 errdetail("%s.", problem)));
+					 errdetail("%s", as_sentence(problem))));
 		if (!crypto_key_public(out->alg, pair, palloc_fn, NULL, &out->public_key))
 			elog(ERROR, "could not export the public key with OpenSSL");
 		if (is_private)
@@ -673,6 +691,43 @@ jwt_key_generate(PG_FUNCTION_ARGS)
 	PG_RETURN_TEXT_P(store_key(&key));
 }
 
+/*
+ * Check the members that every imported JWK may carry: it is one key, not
+ * a set; its own alg and use, when present, must allow signing with the
+ * algorithm; and without a kid argument, its own kid names the key.
+ */
+static void
+check_jwk_members(new_key *key, const json_node *jwk)
+{
+	const json_node *member;
+
+	if (json_object_get(jwk, "keys") != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("key is a JWK Set"),
+				 errhint("Import the keys of a set one at a time.")));
+
+	member = json_object_get(jwk, "alg");
+	if (member != NULL && !json_string_equals(member, jwt_alg_name(key->alg)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("key does not fit algorithm %s", jwt_alg_name(key->alg)),
+				 errdetail("The JWK's own \"alg\" names another algorithm.")));
+	member = json_object_get(jwk, "use");
+	if (member != NULL && !json_string_equals(member, "sig"))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("key is not for signatures"),
+				 errdetail("The JWK's \"use\" is not \"sig\".")));
+
+	member = json_object_get(jwk, "kid");
+	if (key->kid == NULL && member != NULL && member->kind == JSON_STRING)
+	{
+		key->kid = member->text;
+		key->kid_len = member->text_len;
+	}
+}
+
 /* The bytes of an HMAC secret given as text or as an oct JWK. */
 static void
 import_secret(new_key *key, const char *utf8, size_t len, json_node *jwk)
@@ -683,17 +738,14 @@ import_secret(new_key *key, const char *utf8, size_t len, json_node *jwk)
 	{
 		jwk_public_key oct;
 
-		if (json_object_get(jwk, "keys") != NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("key is a JWK Set"),
-					 errhint("Import the keys of a set one at a time.")));
-		if (!jwk_read(jwk, palloc_allocator(), &oct, &problem) || oct.kty != JWK_KTY_OCT)
+		if (json_object_get(jwk, "keys") == NULL &&
+			(!jwk_read(jwk, palloc_allocator(), &oct, &problem) || oct.kty != JWK_KTY_OCT))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("key is not an HMAC key"),
 					 errdetail("%s takes a secret, or a JWK of kty \"oct\"; public keys never act as HMAC secrets.",
 							   jwt_alg_name(key->alg))));
+		check_jwk_members(key, jwk);
 		utf8 = (const char *) oct.x;
 		len = oct.x_len;
 	}
@@ -720,15 +772,10 @@ import_jwk(new_key *key, json_node *jwk)
 {
 	jwk_public_key public_key;
 	jwk_private_key private_key;
-	const json_node *member;
 	const char *problem = NULL;
 	crypto_key *pair;
 
-	if (json_object_get(jwk, "keys") != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("key is a JWK Set"),
-				 errhint("Import the keys of a set one at a time.")));
+	check_jwk_members(key, jwk);
 	if (!jwk_read(jwk, palloc_allocator(), &public_key, &problem) ||
 		!jwk_read_private(jwk, palloc_allocator(), &private_key, &problem))
 		ereport(ERROR,
@@ -736,38 +783,17 @@ import_jwk(new_key *key, json_node *jwk)
 				 errmsg("key is not a usable JWK"),
 				 errdetail("In the JWK, %s.", problem)));
 
-	member = json_object_get(jwk, "alg");
-	if (member != NULL && !json_string_equals(member, jwt_alg_name(key->alg)))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("key does not fit algorithm %s", jwt_alg_name(key->alg)),
-				 errdetail("The JWK's own \"alg\" names another algorithm.")));
-	member = json_object_get(jwk, "use");
-	if (member != NULL && !json_string_equals(member, "sig"))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("key is not for signatures"),
-				 errdetail("The JWK's \"use\" is not \"sig\".")));
-
-	/* The JWK's kid is the default kid. */
-	member = json_object_get(jwk, "kid");
-	if (key->kid == NULL && member != NULL && member->kind == JSON_STRING)
-	{
-		key->kid = member->text;
-		key->kid_len = member->text_len;
-	}
-
 	pair = crypto_key_from_jwk(key->alg, &public_key,
 							   private_key.d ? &private_key : NULL, &problem);
 	if (pair == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("key does not fit algorithm %s", jwt_alg_name(key->alg)),
-				 errdetail("%c%s.", pg_toupper((unsigned char) problem[0]), problem + 1)));
+				 errdetail("%s", as_sentence(problem))));
 	take_key_pair(key, pair, private_key.d != NULL);
 }
 
-/* jwt_key_import(key text, algorithm text, kid text) */
+/* jwt_key_import(key text|jsonb, algorithm text, kid text) */
 PG_FUNCTION_INFO_V1(jwt_key_import);
 Datum
 jwt_key_import(PG_FUNCTION_ARGS)
@@ -785,7 +811,16 @@ jwt_key_import(PG_FUNCTION_ARGS)
 				 errmsg("key must not be NULL")));
 	key.alg = algorithm_arg(fcinfo, 1);
 	kid_arg(fcinfo, 2, &key);
-	utf8 = text_to_utf8(PG_GETARG_TEXT_PP(0), &len);
+	if (get_fn_expr_argtype(fcinfo->flinfo, 0) == JSONBOID)
+	{
+		StringInfoData json;
+
+		initStringInfo(&json);
+		jsonb_to_compact_json(&json, PG_GETARG_JSONB_P(0));
+		utf8 = server_to_utf8(json.data, json.len, &len);
+	}
+	else
+		utf8 = text_to_utf8(PG_GETARG_TEXT_PP(0), &len);
 
 	while (start < len && strchr(" \t\r\n", utf8[start]) != NULL)
 		start++;
@@ -815,7 +850,7 @@ jwt_key_import(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("key cannot be read"),
-					 errdetail("%c%s.", pg_toupper((unsigned char) problem[0]), problem + 1),
+					 errdetail("%s", as_sentence(problem)),
 					 errhint("Pass a PEM key or a JWK as JSON text.")));
 		take_key_pair(&key, pair, is_private);
 	}

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test suite of jwt_pg.  On a throwaway PostgreSQL 15 cluster,
 # it runs the pg_regress tests, the isolation tests and each test/*.py
-# script, then searches their messages for secrets.  Then it runs the
+# script (the interop ones against PyJWT and against jose from npm), then
+# searches their messages for secrets.  Then it runs the
 # libFuzzer harnesses for a bounded time, and the SQL tests again with the
 # extension built with AddressSanitizer and UndefinedBehaviorSanitizer.
 # Works as root on a fresh Debian 12 machine: it installs what it needs.
@@ -186,8 +187,22 @@ print_summary() {
     printf '%d passed, %d failed\n' "$((total - FAILED_COUNT))" "$FAILED_COUNT"
 }
 
+# Installs jose for test/test_interop_jose.py from test/js/package-lock.json.
+# Node.js comes with the machine; Debian's nodejs is the fallback.
+ensure_node_packages() {
+    if ! command -v npm >/dev/null; then
+        ((EUID == 0)) || die "npm is missing. Run as root, or install Node.js 20."
+        log "installing packages: nodejs npm"
+        apt-get update -q
+        apt-get install -y -q --no-install-recommends nodejs npm
+    fi
+    log "npm ci in test/js"
+    npm ci --prefix "$REPO_ROOT/test/js" --no-audit --no-fund --loglevel=error
+}
+
 main() {
     ensure_packages
+    ensure_node_packages
     # A run stopped during the sanitized build leaves its objects behind;
     # make cannot tell them from ordinary ones.
     make -C "$REPO_ROOT" clean PG_CONFIG="$(find_pg_config)" >/dev/null

@@ -11,7 +11,8 @@ every way jwt_refresh can fail, then reads the messages of the whole run:
   pg_regress and isolation results.
 
 None may contain a secret used by the tests, a raw refresh token, or the
-SHA-256 of one in hex or base64.  A canary raised on purpose must be found,
+SHA-256 of one in hex or base64, nor a secret or private key that the key
+store holds.  A canary raised on purpose must be found,
 so that a scan reading nothing cannot pass.
 
 Reads the log path from JWT_PG_SERVER_LOG and the connection from the libpq
@@ -26,6 +27,8 @@ import re
 import unittest
 
 import psycopg2
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 import _database
 import _runner
@@ -46,6 +49,10 @@ TEST_SECRETS = [
     'clé-xxxxxxxxxxxxxxxxxxxxxxxxxxxx',         # test/test_interop_pyjwt.py
     'k' * 32,                                   # specs/*.spec
     '849b57219dae48de646d07dbb533566e',         # RFC 7520 HMAC key, in hex
+    'a-stored-hmac-secret-of-32-bytes',         # sql/keystore.sql
+    'jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI',  # RFC 7515 A.3 private d
+    'nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A',  # RFC 8037 private d
+    'PRIVATE KEY-----',                         # any PEM private key
     SECRET,
 ]
 
@@ -123,11 +130,57 @@ class MessagesHoldNoSecrets(unittest.TestCase):
             attempt('SELECT jwt_create(%s, %s)', '{"exp":"soon"}', SECRET),
             attempt('SELECT jwt_create(%s, %s)', '{}', SECRET[:20]),
         ]
+        cls.outcomes += cls.fail_with_stored_keys()
         attempt("DO $$ BEGIN RAISE NOTICE 'scan: %%', %s; END $$", CANARY)
         conn.notices.clear()
 
+    @classmethod
+    def fail_with_stored_keys(cls):
+        """Store keys of every kind, then fail the key functions with them."""
+        with conn.cursor() as cur:
+            for alg in ('HS256', 'RS256', 'ES256', 'EdDSA'):
+                cur.execute('SELECT jwt_key_generate(%s, %s)', (alg, 'scan-' + alg))
+            cur.execute('SELECT alg, secret FROM jwt_pg.keys')
+            cls.stored_keys = [(alg, bytes(secret)) for alg, secret in cur.fetchall()]
+        es256 = dict(cls.stored_keys)['ES256']
+        pem = serialization.load_der_private_key(es256, None).private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption()).decode()
+        return [
+            attempt('SELECT jwt_key_generate(%s, %s)', 'ES256', 'scan-ES256'),
+            attempt('SELECT jwt_key_import(%s, %s)', pem, 'ES384'),
+            attempt('SELECT jwt_key_import(%s, %s)', pem, 'HS256'),
+            attempt('SELECT jwt_key_set_state(%s, %s)', 'scan-ES256', 'retired'),
+            attempt("SELECT jwt_create('{}', algorithm => 'ES256')"),
+            attempt('SELECT jwt_verify(%s)',
+                    'eyJhbGciOiJFUzI1NiIsImtpZCI6InNjYW4tRVMyNTYifQ.e30.' + 'A' * 86),
+        ]
+
+    def stored_secrets(self):
+        """Yield each stored secret or private value in the forms a leak
+        would take: hex and base64 of the bytes, and a private key's own
+        numbers in base64url."""
+        for alg, secret in self.stored_keys:
+            yield secret.hex()
+            yield base64.b64encode(secret).decode()[:40]
+            yield base64.urlsafe_b64encode(secret).decode().rstrip('=')[:40]
+            if alg.startswith('HS'):
+                continue
+            key = serialization.load_der_private_key(secret, None)
+            if isinstance(key, ed25519.Ed25519PrivateKey):
+                private = key.private_bytes(serialization.Encoding.Raw,
+                                            serialization.PrivateFormat.Raw,
+                                            serialization.NoEncryption())
+            elif isinstance(key, ec.EllipticCurvePrivateKey):
+                private = key.private_numbers().private_value.to_bytes(32, 'big')
+            else:
+                numbers = key.private_numbers()
+                private = numbers.d.to_bytes((numbers.d.bit_length() + 7) // 8, 'big')
+            yield base64.urlsafe_b64encode(private).decode().rstrip('=')[:40]
+            yield private.hex()[:40]
+
     def forbidden(self):
-        values = list(TEST_SECRETS)
+        values = list(TEST_SECRETS) + list(self.stored_secrets())
         for token in self.refresh_tokens:
             digest = hashlib.sha256(token.encode()).digest()
             values += [token, digest.hex(), base64.b64encode(digest).decode().rstrip('='),
@@ -144,6 +197,12 @@ class MessagesHoldNoSecrets(unittest.TestCase):
             'malformed token',
             'invalid claim "exp"',
             'secret is too short for HS256',
+            'key "scan-ES256" already exists in the key store',
+            'key does not fit algorithm ES384',
+            'key is not an HMAC key',
+            None,
+            'no active ES256 key in the key store',
+            'token key not found',
         ])
 
     def test_server_log_clean(self):

@@ -125,5 +125,72 @@ class VerifyMemory(unittest.TestCase):
         self.assertLessEqual(contexts_after - contexts_before, CONTEXT_BOUND_BYTES)
 
 
+# Verifies each token with the key store, counting rejections, and every
+# reload_every rounds touches the key store, so that each backend drops its
+# parsed keys and parses them again.
+STORE_LOOP = """
+CREATE FUNCTION verify_with_store(rounds int, reload_every int, tokens text[])
+RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+  token text;
+  rejected bigint := 0;
+BEGIN
+  FOR i IN 1..rounds LOOP
+    FOREACH token IN ARRAY tokens LOOP
+      BEGIN
+        PERFORM jwt_verify(token);
+      EXCEPTION WHEN invalid_authorization_specification THEN
+        rejected := rejected + 1;
+      END;
+    END LOOP;
+    PERFORM jwt_create('{}', algorithm => 'ES256');
+    IF i % reload_every = 0 THEN
+      UPDATE jwt_pg.keys SET state = state;
+    END IF;
+  END LOOP;
+  RETURN rejected;
+END $$;
+"""
+STORE_ROUNDS = 10000    # 80,000 verifications and 10,000 signatures a run
+STORE_RELOAD_EVERY = 100
+
+
+class StoredKeyMemory(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        with conn.cursor() as cur:
+            cur.execute(STORE_LOOP)
+        tokens = []
+        for alg in ('RS256', 'PS256', 'ES256', 'EdDSA'):
+            query('SELECT jwt_key_generate(%s)', alg)
+            tokens.append(query("SELECT jwt_create('{\"sub\":\"m\"}', algorithm => %s)", alg))
+        # Each token again with a broken signature, which is rejected.
+        cls.tokens = tokens + [t[:-2] + ('AA' if t[-2:] != 'AA' else 'BA') for t in tokens]
+
+    def run_rounds(self):
+        rejected = query('SELECT verify_with_store(%s, %s, %s)',
+                         STORE_ROUNDS, STORE_RELOAD_EVERY, self.tokens)
+        self.assertEqual(rejected, STORE_ROUNDS * 4)
+
+    def test_stored_keys_keep_memory(self):
+        """Compare memory before and after verifying and reloading stored keys."""
+        pid = query('SELECT pg_backend_pid()')
+        for _ in range(2):
+            self.run_rounds()
+        contexts_before = context_bytes()
+        contexts_before = context_bytes()
+        rss_before = resident_kb(pid)
+
+        self.run_rounds()
+
+        rss_after = resident_kb(pid)
+        contexts_after = context_bytes()
+        print(f'stored keys: resident size {rss_before} kB -> {rss_after} kB; '
+              f'memory contexts {contexts_before} -> {contexts_after} bytes', flush=True)
+        self.assertLessEqual(rss_after - rss_before, RSS_BOUND_KB)
+        self.assertLessEqual(contexts_after - contexts_before, CONTEXT_BOUND_BYTES)
+
+
 if __name__ == '__main__':
     _runner.main(__name__)

@@ -397,6 +397,26 @@ done:
 }
 
 /*
+ * The order n of the alg's curve, computed once per backend: building the
+ * group costs more than the verification that needs it.
+ */
+static const BIGNUM *
+group_order(const alg_info *info)
+{
+	static BIGNUM *orders[JWT_ALG_COUNT];
+	jwt_alg		alg = (jwt_alg) (info - algorithms);
+	EC_GROUP   *group;
+
+	if (orders[alg] != NULL)
+		return orders[alg];
+	group = EC_GROUP_new_by_curve_name(OBJ_sn2nid(openssl_group(info->curve)));
+	if (group != NULL)
+		orders[alg] = BN_dup(EC_GROUP_get0_order(group));
+	EC_GROUP_free(group);
+	return orders[alg];
+}
+
+/*
  * Turn a JWS ECDSA signature (R||S) into DER, after checking that both
  * halves lie in [1, n - 1] for the group order n.  Returns the DER length,
  * or 0 with a reason.
@@ -406,7 +426,7 @@ ecdsa_signature_to_der(const alg_info *info, const unsigned char *signature,
 					   size_t signature_len, unsigned char **der, const char **problem)
 {
 	size_t		width = info->coordinate_len;
-	EC_GROUP   *group = NULL;
+	const BIGNUM *order = group_order(info);
 	ECDSA_SIG  *sig = NULL;
 	BIGNUM	   *r = NULL;
 	BIGNUM	   *s = NULL;
@@ -418,15 +438,12 @@ ecdsa_signature_to_der(const alg_info *info, const unsigned char *signature,
 		return 0;
 	}
 
-	group = EC_GROUP_new_by_curve_name(OBJ_sn2nid(openssl_group(info->curve)));
 	r = BN_bin2bn(signature, (int) width, NULL);
 	s = BN_bin2bn(signature + width, (int) width, NULL);
-	if (group == NULL || r == NULL || s == NULL)
+	if (order == NULL || r == NULL || s == NULL)
 		goto done;
 
-	if (BN_is_zero(r) || BN_is_zero(s) ||
-		BN_cmp(r, EC_GROUP_get0_order(group)) >= 0 ||
-		BN_cmp(s, EC_GROUP_get0_order(group)) >= 0)
+	if (BN_is_zero(r) || BN_is_zero(s) || BN_cmp(r, order) >= 0 || BN_cmp(s, order) >= 0)
 	{
 		*problem = "the ECDSA signature's r or s is out of range";
 		goto done;
@@ -444,60 +461,55 @@ done:
 	ECDSA_SIG_free(sig);
 	BN_free(r);
 	BN_free(s);
-	EC_GROUP_free(group);
 	return (size_t) der_len;
 }
 
-verify_result
-crypto_verify_key(jwt_alg alg, const crypto_key *key,
-				  const unsigned char *data, size_t len,
-				  const unsigned char *signature, size_t signature_len,
-				  const char **problem)
+/*
+ * Initialize a context to sign or verify with the key: the digest, and for
+ * PS* the PSS padding with a salt as long as the digest.
+ */
+static bool
+init_context(const alg_info *info, const EVP_PKEY *key, EVP_MD_CTX *md_ctx, bool sign)
 {
-	const alg_info *info = &algorithms[alg];
-	EVP_MD_CTX *md_ctx = NULL;
 	EVP_PKEY_CTX *pkey_ctx = NULL;
-	unsigned char *der = NULL;
-	verify_result result = VERIFY_FAILED;
+	int			rc;
 
-	*problem = NULL;
+	if (sign)
+		rc = EVP_DigestSignInit_ex(md_ctx, &pkey_ctx, info->digest, NULL, NULL,
+								   (EVP_PKEY *) key, NULL);
+	else
+		rc = EVP_DigestVerifyInit_ex(md_ctx, &pkey_ctx, info->digest, NULL, NULL,
+									 (EVP_PKEY *) key, NULL);
+	return rc == 1 &&
+		(!info->pss ||
+		 (EVP_PKEY_CTX_set_rsa_padding(pkey_ctx, RSA_PKCS1_PSS_PADDING) == 1 &&
+		  EVP_PKEY_CTX_set_rsa_pss_saltlen(pkey_ctx, RSA_PSS_SALTLEN_DIGEST) == 1));
+}
+
+/* Verify with a context that init_context prepared. */
+static verify_result
+verify_with_context(const alg_info *info, EVP_MD_CTX *md_ctx,
+					const unsigned char *data, size_t len,
+					const unsigned char *signature, size_t signature_len,
+					const char **problem)
+{
+	unsigned char *der = NULL;
+	verify_result result;
+
 	if (info->kty == JWK_KTY_EC)
 	{
 		size_t		der_len = ecdsa_signature_to_der(info, signature, signature_len,
 													 &der, problem);
 
 		if (der_len == 0)
-		{
-			result = *problem ? VERIFY_BAD_SIGNATURE : VERIFY_FAILED;
-			goto done;
-		}
+			return *problem ? VERIFY_BAD_SIGNATURE : VERIFY_FAILED;
 		signature = der;
 		signature_len = der_len;
 	}
 	else if (info->kty == JWK_KTY_OKP && signature_len != 64)
 	{
 		*problem = "an Ed25519 signature has 64 bytes";
-		result = VERIFY_BAD_SIGNATURE;
-		goto done;
-	}
-
-	md_ctx = EVP_MD_CTX_new();
-	if (md_ctx == NULL)
-		goto done;
-
-	/*
-	 * A key that OpenSSL imported but cannot verify with is the key's fault,
-	 * not the token's: report it as a bad key, so that the caller skips it.
-	 */
-	if (EVP_DigestVerifyInit_ex(md_ctx, &pkey_ctx, info->digest, NULL, NULL,
-								(EVP_PKEY *) key, NULL) != 1 ||
-		(info->pss &&
-		 (EVP_PKEY_CTX_set_rsa_padding(pkey_ctx, RSA_PKCS1_PSS_PADDING) != 1 ||
-		  EVP_PKEY_CTX_set_rsa_pss_saltlen(pkey_ctx, RSA_PSS_SALTLEN_DIGEST) != 1)))
-	{
-		*problem = "OpenSSL cannot verify with this key";
-		result = VERIFY_BAD_KEY;
-		goto done;
+		return VERIFY_BAD_SIGNATURE;
 	}
 
 	if (EVP_DigestVerify(md_ctx, signature, signature_len, data, len) == 1)
@@ -507,10 +519,35 @@ crypto_verify_key(jwt_alg alg, const crypto_key *key,
 		*problem = "the signature does not match the header and payload";
 		result = VERIFY_BAD_SIGNATURE;
 	}
-
-done:
-	EVP_MD_CTX_free(md_ctx);
 	OPENSSL_free(der);
+	return result;
+}
+
+/* Verify with a parsed key, initializing a context for this one call. */
+static verify_result
+verify_with_key(jwt_alg alg, const crypto_key *key,
+				  const unsigned char *data, size_t len,
+				  const unsigned char *signature, size_t signature_len,
+				  const char **problem)
+{
+	EVP_MD_CTX *md_ctx = EVP_MD_CTX_new();
+	verify_result result = VERIFY_FAILED;
+
+	*problem = NULL;
+
+	/*
+	 * A key that OpenSSL imported but cannot verify with is the key's fault,
+	 * not the token's: report it as a bad key, so that the caller skips it.
+	 */
+	if (md_ctx != NULL && !init_context(&algorithms[alg], key, md_ctx, false))
+	{
+		*problem = "OpenSSL cannot verify with this key";
+		result = VERIFY_BAD_KEY;
+	}
+	else if (md_ctx != NULL)
+		result = verify_with_context(&algorithms[alg], md_ctx, data, len,
+									 signature, signature_len, problem);
+	EVP_MD_CTX_free(md_ctx);
 
 	/* Leave no stale entry for the next OpenSSL user in this backend. */
 	ERR_clear_error();
@@ -533,7 +570,7 @@ crypto_verify_public(jwt_alg alg, const jwk_public_key *key,
 		ERR_clear_error();
 		return *problem ? VERIFY_BAD_KEY : VERIFY_FAILED;
 	}
-	result = crypto_verify_key(alg, pkey, data, len, signature, signature_len, problem);
+	result = verify_with_key(alg, pkey, data, len, signature, signature_len, problem);
 	EVP_PKEY_free(pkey);
 	return result;
 }
@@ -792,15 +829,75 @@ crypto_key_free(crypto_key *key)
 	EVP_PKEY_free(key);
 }
 
-size_t
-crypto_signature_len(jwt_alg alg, const crypto_key *key)
+/*
+ * A key with its contexts initialized once.  Each call copies a context,
+ * which skips the lookups of digest and signature implementations that
+ * initializing one costs in OpenSSL 3.
+ */
+struct crypto_prepared_key
 {
-	const alg_info *info = &algorithms[alg];
+	const alg_info *info;
+	EVP_PKEY   *key;
+	EVP_MD_CTX *verify;
+	EVP_MD_CTX *sign;			/* NULL for a public key */
+};
+
+/* The context that each call copies into and resets, one per backend. */
+static EVP_MD_CTX *scratch;
+
+crypto_prepared_key *
+crypto_prepare_key(jwt_alg alg, crypto_key *key, bool is_private)
+{
+	crypto_prepared_key *prepared = OPENSSL_zalloc(sizeof(crypto_prepared_key));
+
+	if (prepared == NULL)
+	{
+		EVP_PKEY_free(key);
+		return NULL;
+	}
+	prepared->info = &algorithms[alg];
+	prepared->key = key;
+	prepared->verify = EVP_MD_CTX_new();
+	if (is_private)
+		prepared->sign = EVP_MD_CTX_new();
+	if (prepared->verify == NULL ||
+		!init_context(prepared->info, key, prepared->verify, false) ||
+		(is_private &&
+		 (prepared->sign == NULL || !init_context(prepared->info, key, prepared->sign, true))))
+	{
+		crypto_prepared_key_free(prepared);
+		prepared = NULL;
+	}
+	ERR_clear_error();
+	return prepared;
+}
+
+void
+crypto_prepared_key_free(crypto_prepared_key *prepared)
+{
+	if (prepared == NULL)
+		return;
+	EVP_MD_CTX_free(prepared->verify);
+	EVP_MD_CTX_free(prepared->sign);
+	EVP_PKEY_free(prepared->key);
+	OPENSSL_free(prepared);
+}
+
+bool
+crypto_prepared_can_sign(const crypto_prepared_key *prepared)
+{
+	return prepared->sign != NULL;
+}
+
+size_t
+crypto_signature_len(const crypto_prepared_key *prepared)
+{
+	const alg_info *info = prepared->info;
 
 	switch (info->kty)
 	{
 		case JWK_KTY_RSA:
-			return (size_t) EVP_PKEY_get_size(key);
+			return (size_t) EVP_PKEY_get_size(prepared->key);
 		case JWK_KTY_EC:
 			return 2 * info->coordinate_len;
 		case JWK_KTY_OKP:
@@ -809,6 +906,17 @@ crypto_signature_len(jwt_alg alg, const crypto_key *key)
 			break;
 	}
 	return info->mac_len;
+}
+
+/* Copy a prepared context into the scratch context. */
+static EVP_MD_CTX *
+copy_context(const EVP_MD_CTX *template)
+{
+	if (scratch == NULL)
+		scratch = EVP_MD_CTX_new();
+	if (scratch == NULL || EVP_MD_CTX_copy_ex(scratch, template) != 1)
+		return NULL;
+	return scratch;
 }
 
 /* Turn a DER ECDSA signature into the fixed-width R||S of JWS. */
@@ -832,25 +940,17 @@ ecdsa_der_to_jws(const alg_info *info, const unsigned char *der, size_t der_len,
 }
 
 bool
-crypto_sign(jwt_alg alg, const crypto_key *key, const unsigned char *data, size_t len,
+crypto_sign(const crypto_prepared_key *prepared, const unsigned char *data, size_t len,
 			unsigned char *signature, size_t *signature_len)
 {
-	const alg_info *info = &algorithms[alg];
-	EVP_MD_CTX *md_ctx = EVP_MD_CTX_new();
-	EVP_PKEY_CTX *pkey_ctx = NULL;
+	const alg_info *info = prepared->info;
+	EVP_MD_CTX *md_ctx = prepared->sign ? copy_context(prepared->sign) : NULL;
 	unsigned char der[2 * 66 + 16];
 	size_t		out_len;
 	bool		ok = false;
 
 	if (md_ctx == NULL)
-		return false;
-	if (EVP_DigestSignInit_ex(md_ctx, &pkey_ctx, info->digest, NULL, NULL,
-							  (EVP_PKEY *) key, NULL) != 1 ||
-		(info->pss &&
-		 (EVP_PKEY_CTX_set_rsa_padding(pkey_ctx, RSA_PKCS1_PSS_PADDING) != 1 ||
-		  EVP_PKEY_CTX_set_rsa_pss_saltlen(pkey_ctx, RSA_PSS_SALTLEN_DIGEST) != 1)))
 		goto done;
-
 	if (info->kty == JWK_KTY_EC)
 	{
 		out_len = sizeof(der);
@@ -861,7 +961,7 @@ crypto_sign(jwt_alg alg, const crypto_key *key, const unsigned char *data, size_
 	}
 	else
 	{
-		out_len = crypto_signature_len(alg, key);
+		out_len = crypto_signature_len(prepared);
 		if (EVP_DigestSign(md_ctx, signature, &out_len, data, len) != 1)
 			goto done;
 		*signature_len = out_len;
@@ -869,7 +969,28 @@ crypto_sign(jwt_alg alg, const crypto_key *key, const unsigned char *data, size_
 	ok = true;
 
 done:
-	EVP_MD_CTX_free(md_ctx);
+	if (md_ctx != NULL)
+		EVP_MD_CTX_reset(md_ctx);
 	ERR_clear_error();
 	return ok;
+}
+
+verify_result
+crypto_verify_prepared(const crypto_prepared_key *prepared,
+					   const unsigned char *data, size_t len,
+					   const unsigned char *signature, size_t signature_len,
+					   const char **problem)
+{
+	EVP_MD_CTX *md_ctx = copy_context(prepared->verify);
+	verify_result result = VERIFY_FAILED;
+
+	*problem = NULL;
+	if (md_ctx != NULL)
+	{
+		result = verify_with_context(prepared->info, md_ctx, data, len,
+									 signature, signature_len, problem);
+		EVP_MD_CTX_reset(md_ctx);
+	}
+	ERR_clear_error();
+	return result;
 }

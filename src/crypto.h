@@ -168,22 +168,34 @@ extern bool crypto_key_public(jwt_alg alg, const crypto_key *key, crypto_alloc_f
 
 extern void crypto_key_free(crypto_key *key);
 
+/*
+ * A key ready to sign and verify many times, as the key store keeps them.
+ * crypto_prepare_key takes ownership of the key, and frees it when it
+ * fails; it signs only when is_private.
+ */
+typedef struct crypto_prepared_key crypto_prepared_key;
+
+extern crypto_prepared_key *crypto_prepare_key(jwt_alg alg, crypto_key *key, bool is_private);
+extern void crypto_prepared_key_free(crypto_prepared_key *prepared);
+extern bool crypto_prepared_can_sign(const crypto_prepared_key *prepared);
+
 /* Bytes of a signature with this key: 2 * coordinate for ES, 64 for EdDSA. */
-extern size_t crypto_signature_len(jwt_alg alg, const crypto_key *key);
+extern size_t crypto_signature_len(const crypto_prepared_key *prepared);
 
 /*
  * Sign data with a private key, writing crypto_signature_len bytes (ECDSA
  * as R||S).  Returns false when OpenSSL fails.
  */
-extern bool crypto_sign(jwt_alg alg, const crypto_key *key,
+extern bool crypto_sign(const crypto_prepared_key *prepared,
 						const unsigned char *data, size_t len,
 						unsigned char *signature, size_t *signature_len);
 
-/* Verify with a parsed key, as crypto_verify_public does with a JWK. */
-extern verify_result crypto_verify_key(jwt_alg alg, const crypto_key *key,
-									   const unsigned char *data, size_t len,
-									   const unsigned char *signature,
-									   size_t signature_len, const char **problem);
+/* Verify with a prepared key, as crypto_verify_public does with a JWK. */
+extern verify_result crypto_verify_prepared(const crypto_prepared_key *prepared,
+											const unsigned char *data, size_t len,
+											const unsigned char *signature,
+											size_t signature_len, const char **problem);
+
 
 extern bool crypto_hmac(jwt_alg alg, const unsigned char *key, size_t key_len,
 						const unsigned char *data, size_t len,

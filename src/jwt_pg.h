@@ -98,7 +98,7 @@ typedef struct signing_key
 	jwt_alg		alg;
 	const unsigned char *secret;	/* HMAC secret, else NULL */
 	size_t		secret_len;
-	const crypto_key *key;		/* RSA, EC or Ed25519 private key, else NULL */
+	const crypto_prepared_key *key;	/* RSA, EC or Ed25519 private key, else NULL */
 	const char *kid;			/* UTF-8, or NULL */
 	size_t		kid_len;
 } signing_key;

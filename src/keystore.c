@@ -73,7 +73,7 @@ reset_cache(void)
 
 		if (key->secret != NULL)
 			explicit_bzero((void *) key->secret, key->secret_len);
-		crypto_key_free(key->key);
+		crypto_prepared_key_free(key->key);
 	}
 	cache.count = 0;
 	cache.capacity = 0;
@@ -215,38 +215,53 @@ cache_row(HeapTuple tuple, TupleDesc desc, const int *columns)
 		if (secret != NULL && (Pointer) secret != DatumGetPointer(values[2]))
 			explicit_bzero(secret, VARSIZE_ANY(secret));
 	}
-	else if (!nulls[2])
-	{
-		bytea	   *der = DatumGetByteaPP(values[2]);
-
-		/* Store the key in the slot at once, so that reset_cache frees it. */
-		key->key = crypto_key_from_der((unsigned char *) VARDATA_ANY(der),
-									   VARSIZE_ANY_EXHDR(der));
-		key->can_sign = key->key != NULL;
-		if ((Pointer) der != DatumGetPointer(values[2]))
-			explicit_bzero(der, VARSIZE_ANY(der));
-		if (key->key == NULL)
-			problem = "its private key cannot be read";
-	}
-	else if (!nulls[3])
-	{
-		key->key = public_key_from_stored_jwk(key->alg, DatumGetJsonbP(values[3]));
-		if (key->key == NULL)
-			problem = "its public JWK cannot be read";
-	}
 	else
-		problem = "it has neither a private key nor a public JWK";
+	{
+		crypto_key *pair = NULL;
 
-	if (problem == NULL && key->key != NULL)
-		(void) crypto_key_fits(key->alg, key->key, &problem);
+		if (!nulls[2])
+		{
+			bytea	   *der = DatumGetByteaPP(values[2]);
+
+			pair = crypto_key_from_der((unsigned char *) VARDATA_ANY(der),
+									   VARSIZE_ANY_EXHDR(der));
+			key->can_sign = true;
+			if ((Pointer) der != DatumGetPointer(values[2]))
+				explicit_bzero(der, VARSIZE_ANY(der));
+			if (pair == NULL)
+				problem = "its private key cannot be read";
+		}
+		else if (!nulls[3])
+		{
+			pair = public_key_from_stored_jwk(key->alg, DatumGetJsonbP(values[3]));
+			if (pair == NULL)
+				problem = "its public JWK cannot be read";
+		}
+		else
+			problem = "it has neither a private key nor a public JWK";
+
+		/*
+		 * Nothing between here and the slot can raise, so the key cannot
+		 * leak: crypto_prepare_key takes it, and reset_cache frees the slot.
+		 */
+		if (pair != NULL && !crypto_key_fits(key->alg, pair, &problem))
+		{
+			crypto_key_free(pair);
+			pair = NULL;
+		}
+		if (pair != NULL)
+		{
+			key->key = crypto_prepare_key(key->alg, pair, key->can_sign);
+			if (key->key == NULL)
+				problem = "OpenSSL cannot sign or verify with it";
+		}
+	}
 
 	if (problem != NULL)
 	{
 		ereport(WARNING,
 				(errmsg("key \"%s\" in the key store is skipped", printable_kid(key->kid, key->kid_len)),
 				 errdetail("For %s, %s.", jwt_alg_name(key->alg), problem)));
-		crypto_key_free(key->key);
-		key->key = NULL;
 		return;
 	}
 	cache.count++;

@@ -17,7 +17,7 @@ typedef struct stored_key
 	bool		can_sign;		/* a secret or private key is stored */
 	const unsigned char *secret;	/* HMAC secret, else NULL */
 	size_t		secret_len;
-	crypto_key *key;			/* RSA, EC or Ed25519 key, else NULL */
+	crypto_prepared_key *key;	/* RSA, EC or Ed25519 key, else NULL */
 	int64		created_at;		/* TimestampTz, to order keys */
 } stored_key;
 

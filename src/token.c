@@ -606,9 +606,9 @@ check_with_stored_key(jws_token *token, const stored_key *key)
 	if (key->key == NULL)
 		return token_check_signature(token, key->secret, key->secret_len);
 
-	switch (crypto_verify_key(token->alg, key->key, (const unsigned char *) token->text,
-							  token->signing_input_len, token->signature,
-							  token->signature_len, &problem))
+	switch (crypto_verify_prepared(key->key, (const unsigned char *) token->text,
+								   token->signing_input_len, token->signature,
+								   token->signature_len, &problem))
 	{
 		case VERIFY_OK:
 			return true;
@@ -696,7 +696,7 @@ jws_sign_compact(const char *header_json, size_t header_len,
 	size_t		signature_len = 0;
 
 	if (key->key != NULL)
-		signature_max = crypto_signature_len(key->alg, key->key);
+		signature_max = crypto_signature_len(key->key);
 	else
 	{
 		check_secret_length(key->alg, key->secret_len);
@@ -721,7 +721,7 @@ jws_sign_compact(const char *header_json, size_t header_len,
 	signature = palloc(Max(signature_max, JWT_MAX_MAC_LEN));
 	if (key->key != NULL)
 	{
-		if (!crypto_sign(key->alg, key->key, (const unsigned char *) out, pos,
+		if (!crypto_sign(key->key, (const unsigned char *) out, pos,
 						 signature, &signature_len))
 			elog(ERROR, "could not sign with %s with OpenSSL", jwt_alg_name(key->alg));
 	}

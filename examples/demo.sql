@@ -1,5 +1,7 @@
 -- The token life cycle of jwt_pg, step by step: log in, make a request under
--- row-level security, expiry, refresh, refresh token reuse, logout.
+-- row-level security, expiry, refresh, refresh token reuse, logout and
+-- signing key rotation.  Tokens are signed with ES256 keys from the key
+-- store (jwt_key_generate), and verified by the kid in their header.
 --
 -- scripts/demo.sh runs this file with psql on a throwaway cluster, as a
 -- superuser, in a database without these objects.  Each step checks its
@@ -73,36 +75,34 @@ SELECT id AS bob_id FROM users WHERE email = 'bob@example.com' \gset
 
 
 \echo
-\echo '== c. The signing secret and a login() function'
--- The HS256 secret is kept in this one row, which only its owner can read.
--- HS256 requires at least 32 bytes, and this one is 32 random bytes in hex.
-CREATE TABLE app_settings (
-    singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
-    jwt_secret text NOT NULL CHECK (octet_length(jwt_secret) >= 32)
-);
-INSERT INTO app_settings (jwt_secret) VALUES (encode(gen_random_bytes(32), 'hex'));
-REVOKE ALL ON app_settings FROM PUBLIC;
+\echo '== c. A signing key in the key store and a login() function'
+-- The private key stays in table jwt_pg.keys, which only superusers and
+-- the extension's owner can read.  jwt_key_generate returns the key's kid,
+-- its RFC 7638 thumbprint, which every token it signs carries in its header.
+SELECT jwt_key_generate('ES256') AS first_kid \gset
+\echo 'First signing key, kid:' :first_kid
 
--- Every use of the secret goes through this function.  Only its owner, the
--- auth service in this demo, may call it.
-CREATE FUNCTION app_jwt_secret()
-RETURNS text
-LANGUAGE sql
-STABLE
-AS $$
-    SELECT jwt_secret FROM app_settings
-$$;
-REVOKE EXECUTE ON FUNCTION app_jwt_secret() FROM PUBLIC;
+-- jwt_jwks() returns the public half of every asymmetric key that is not
+-- retired, for services that verify tokens outside the database.
+SELECT jsonb_pretty(jwt_jwks()) AS jwks;
+SELECT pg_temp.assert_true(jwt_jwks() -> 'keys' -> 0 ->> 'kid' = :'first_kid'
+                           AND jsonb_array_length(jwt_jwks() -> 'keys') = 1,
+                           'the JWK Set contains the new key') AS check;
+SELECT pg_temp.assert_true(NOT jsonb_path_exists(jwt_jwks(), '$.keys[*].d'),
+                           'the JWK Set contains no private key member "d"') AS check;
 
 -- Returns an access token (15 minutes) and a refresh token (30 days) when
--- the password matches, and no row otherwise.
+-- the password matches, and no row otherwise.  Signing with the key store
+-- requires EXECUTE on jwt_pg.sign_with_stored_keys(), which superusers, such
+-- as this demo's caller, have.  For other callers, make login() SECURITY
+-- DEFINER and owned by a role with that privilege.
 CREATE FUNCTION login(email text, password text)
 RETURNS TABLE (access_token text, refresh_token text)
 LANGUAGE sql
 VOLATILE
 AS $$
     SELECT jwt_create(jsonb_build_object('sub', u.id::text, 'role', u.role),
-                      app_jwt_secret(), 'HS256', interval '15 minutes'),
+                      algorithm => 'ES256', expires_in => interval '15 minutes'),
            jwt_refresh_generate(u.id::text, interval '30 days',
                                 jsonb_build_object('role', u.role))
     FROM users AS u
@@ -125,6 +125,9 @@ SELECT header, payload,
                            AND payload ? 'exp' AND payload ? 'jti',
                            'the access token carries sub, role, exp and jti') AS check
 FROM jwt_decode(:'alice_access_token');
+SELECT pg_temp.assert_true(header ->> 'alg' = 'ES256' AND header ->> 'kid' = :'first_kid',
+                           'the header names ES256 and the first key''s kid') AS check
+FROM jwt_decode(:'alice_access_token');
 
 
 \echo
@@ -146,13 +149,14 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON notes TO app_user;
 
 -- Returns the user id ("sub") of the request's token, which the client
 -- passes in the app.token setting, or NULL when there is no token.  An
--- invalid, expired or revoked token raises the error of jwt_verify.
--- SECURITY DEFINER so that it can read the secret, which app_user cannot.
+-- invalid, expired or revoked token raises the error of jwt_verify.  It
+-- runs as the requesting role, because any role may verify with the key
+-- store.  search_path is pinned so that a request cannot put another
+-- jwt_verify ahead of the extension's.
 CREATE FUNCTION request_user_id()
 RETURNS bigint
 LANGUAGE plpgsql
 STABLE
-SECURITY DEFINER
 SET search_path = public, pg_temp
 AS $$
 DECLARE
@@ -161,7 +165,7 @@ BEGIN
     IF token IS NULL THEN
         RETURN NULL;
     END IF;
-    RETURN (jwt_verify(token, app_jwt_secret()) ->> 'sub')::bigint;
+    RETURN (jwt_verify(token) ->> 'sub')::bigint;
 END
 $$;
 
@@ -194,6 +198,13 @@ RESET app.token;
 SELECT * FROM notes ORDER BY id;
 SELECT pg_temp.assert_true(count(*) = 0, 'a request without a token sees no notes')
 FROM notes;
+
+\echo '-- app_user may verify tokens, but not sign them with the stored keys'
+\set ON_ERROR_STOP 0
+SELECT jwt_create(jsonb_build_object('sub', :'alice_id', 'role', 'admin'), algorithm => 'ES256');
+\set ON_ERROR_STOP 1
+SELECT pg_temp.assert_error(:'ERROR', :'LAST_ERROR_SQLSTATE', :'LAST_ERROR_MESSAGE',
+                            '42501', 'permission denied to sign with the key store');
 RESET ROLE;
 
 
@@ -206,14 +217,14 @@ SELECT jwt_is_expired(:'alice_access_token') AS fresh_token_is_expired,
 \echo '-- a token whose exp is one hour in the past'
 SELECT jwt_create(jsonb_build_object('sub', :'alice_id',
                                      'exp', extract(epoch FROM now() - interval '1 hour')::bigint),
-                  app_jwt_secret()) AS expired_token \gset
+                  algorithm => 'ES256') AS expired_token \gset
 SELECT payload, jwt_is_expired(:'expired_token') AS is_expired,
        pg_temp.assert_true(jwt_is_expired(:'expired_token'),
                            'jwt_is_expired sees the past exp') AS check
 FROM jwt_decode(:'expired_token');
 
 \set ON_ERROR_STOP 0
-SELECT jwt_verify(:'expired_token', app_jwt_secret());
+SELECT jwt_verify(:'expired_token');
 \set ON_ERROR_STOP 1
 SELECT pg_temp.assert_error(:'ERROR', :'LAST_ERROR_SQLSTATE', :'LAST_ERROR_MESSAGE',
                             '28000', 'token has expired');
@@ -221,12 +232,12 @@ SELECT pg_temp.assert_error(:'ERROR', :'LAST_ERROR_SQLSTATE', :'LAST_ERROR_MESSA
 
 \echo
 \echo '== f. Refresh: the refresh token is exchanged for a new pair'
-SELECT * FROM jwt_refresh(:'alice_refresh_token', app_jwt_secret()) \gset refreshed_
+SELECT * FROM jwt_refresh(:'alice_refresh_token', algorithm => 'ES256') \gset refreshed_
 SELECT :'refreshed_token' AS token, :'refreshed_refresh_token' AS refresh_token;
 SELECT claims AS verified_claims,
        pg_temp.assert_true(claims ->> 'sub' = :'alice_id' AND claims ->> 'role' = 'admin',
                            'the new access token keeps sub and role') AS check
-FROM jwt_verify(:'refreshed_token', app_jwt_secret()) AS claims;
+FROM jwt_verify(:'refreshed_token') AS claims;
 
 SELECT jwt_refresh_validate(:'alice_refresh_token') AS old_refresh_token_valid,
        jwt_refresh_validate(:'refreshed_refresh_token') AS new_refresh_token_valid,
@@ -238,14 +249,14 @@ SELECT jwt_refresh_validate(:'alice_refresh_token') AS old_refresh_token_valid,
 \echo
 \echo '== g. Reuse of the old refresh token revokes the whole session'
 \set ON_ERROR_STOP 0
-SELECT * FROM jwt_refresh(:'alice_refresh_token', app_jwt_secret());
+SELECT * FROM jwt_refresh(:'alice_refresh_token', algorithm => 'ES256');
 \set ON_ERROR_STOP 1
 SELECT pg_temp.assert_error(:'ERROR', :'LAST_ERROR_SQLSTATE', :'LAST_ERROR_MESSAGE',
                             '28000', 'refresh token reuse detected');
 
 \echo '-- the refresh token issued in step f belongs to the revoked session'
 \set ON_ERROR_STOP 0
-SELECT * FROM jwt_refresh(:'refreshed_refresh_token', app_jwt_secret());
+SELECT * FROM jwt_refresh(:'refreshed_refresh_token', algorithm => 'ES256');
 \set ON_ERROR_STOP 1
 SELECT pg_temp.assert_error(:'ERROR', :'LAST_ERROR_SQLSTATE', :'LAST_ERROR_MESSAGE',
                             '28000', '%revoked%');
@@ -259,7 +270,7 @@ SELECT jwt_refresh_validate(:'refreshed_refresh_token') AS new_refresh_token_val
 SELECT jwt_blacklist(:'bob_access_token', 'logout');
 
 \set ON_ERROR_STOP 0
-SELECT jwt_verify(:'bob_access_token', app_jwt_secret());
+SELECT jwt_verify(:'bob_access_token');
 \set ON_ERROR_STOP 1
 SELECT pg_temp.assert_error(:'ERROR', :'LAST_ERROR_SQLSTATE', :'LAST_ERROR_MESSAGE',
                             '28000', 'token has been revoked');
@@ -274,6 +285,52 @@ SELECT pg_temp.assert_error(:'ERROR', :'LAST_ERROR_SQLSTATE', :'LAST_ERROR_MESSA
                             '28000', 'token has been revoked');
 RESET app.token;
 RESET ROLE;
+
+
+\echo
+\echo '== i. Key rotation: a second key signs, the first one verifies, then retires'
+-- The newest active key of an algorithm signs.  A verify_only key still
+-- verifies the tokens it signed, so keep it until they have expired, which
+-- takes 15 minutes for the access tokens of this demo.
+SELECT jwt_key_generate('ES256') AS second_kid \gset
+SELECT jwt_key_set_state(:'first_kid', 'verify_only');
+SELECT kid, alg, state FROM jwt_pg.keys ORDER BY created_at;
+
+SELECT claims ->> 'sub' AS verified_sub,
+       pg_temp.assert_true(claims ->> 'sub' = :'alice_id',
+                           'a token signed with the first key still verifies') AS check
+FROM jwt_verify(:'alice_access_token') AS claims;
+
+SELECT access_token AS rotated_access_token
+FROM login('alice@example.com', 'alice-password') \gset
+SELECT header,
+       pg_temp.assert_true(header ->> 'kid' = :'second_kid',
+                           'a new token carries the second key''s kid') AS check
+FROM jwt_decode(:'rotated_access_token');
+SELECT pg_temp.assert_true(jwt_valid(:'rotated_access_token'),
+                           'the new token verifies') AS check;
+
+\echo '-- the JWK Set publishes both keys while the first one is verify_only'
+SELECT jsonb_path_query_array(jwt_jwks(), '$.keys[*].kid') AS jwks_kids,
+       pg_temp.assert_true(jwt_jwks() @> jsonb_build_object('keys', jsonb_build_array(
+                               jsonb_build_object('kid', :'first_kid'),
+                               jsonb_build_object('kid', :'second_kid'))),
+                           'the JWK Set contains both keys') AS check;
+
+\echo '-- the first key retires, and its tokens are rejected (in production, retire it once they have expired)'
+SELECT jwt_key_set_state(:'first_kid', 'retired');
+\set ON_ERROR_STOP 0
+SELECT jwt_verify(:'alice_access_token');
+\set ON_ERROR_STOP 1
+SELECT pg_temp.assert_error(:'ERROR', :'LAST_ERROR_SQLSTATE', :'LAST_ERROR_MESSAGE',
+                            '28000', 'token key not found');
+
+SELECT jsonb_path_query_array(jwt_jwks(), '$.keys[*].kid') AS jwks_kids,
+       pg_temp.assert_true(jsonb_path_query_array(jwt_jwks(), '$.keys[*].kid')
+                           = jsonb_build_array(:'second_kid'),
+                           'the JWK Set contains the second key only') AS check;
+SELECT pg_temp.assert_true(jwt_valid(:'rotated_access_token'),
+                           'the token of the second key still verifies') AS check;
 
 \echo
 \echo 'demo.sql: every step behaved as expected'

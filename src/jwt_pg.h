@@ -131,6 +131,7 @@ extern char *jwt_sign_claims(Jsonb *claims, const signing_key *key,
 extern jwt_alg algorithm_from_text(text *name);
 extern jwt_alg signing_algorithm_from_text(text *name);
 extern const char *printable_excerpt(const char *s, size_t len);
+extern char *random_base64url(size_t nbytes);
 extern const char *printable_kid(const char *s, size_t len);
 
 /* jwt_pg.c */

@@ -26,7 +26,6 @@
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
-#include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
@@ -155,8 +154,8 @@ cache_row(HeapTuple tuple, TupleDesc desc, const int *columns)
 {
 	Datum		values[6];
 	bool		nulls[6];
-	Datum		all_values[MaxHeapAttributeNumber];
-	bool		all_nulls[MaxHeapAttributeNumber];
+	Datum	   *all_values = palloc(desc->natts * sizeof(Datum));
+	bool	   *all_nulls = palloc(desc->natts * sizeof(bool));
 	stored_key *key;
 	const char *problem = NULL;
 	char	   *alg_name;
@@ -529,21 +528,6 @@ thumbprint(const jwk_public_key *key)
 	return encoded;
 }
 
-/* A random kid for an HMAC key, which has no public part to name it by. */
-static char *
-random_kid(void)
-{
-	unsigned char random[RANDOM_KID_BYTES];
-	char	   *encoded = palloc(BASE64URL_ENCODED_LEN(RANDOM_KID_BYTES) + 1);
-	size_t		n;
-
-	if (!crypto_random_bytes(random, sizeof(random)))
-		elog(ERROR, "could not generate random bytes with OpenSSL");
-	n = base64url_encode(random, sizeof(random), encoded);
-	encoded[n] = '\0';
-	return encoded;
-}
-
 /* Check a kid given as an argument or in a JWK. */
 static void
 check_kid(const char *kid, size_t len)
@@ -568,7 +552,9 @@ store_key(new_key *key)
 
 	if (kid == NULL)
 	{
-		kid = jwt_alg_is_hmac(key->alg) ? random_kid() : thumbprint(&key->public_key);
+		/* An HMAC key has no public part to name it by. */
+		kid = jwt_alg_is_hmac(key->alg) ? random_base64url(RANDOM_KID_BYTES)
+			: thumbprint(&key->public_key);
 		kid_len = strlen(kid);
 	}
 	check_kid(kid, kid_len);

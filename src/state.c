@@ -222,15 +222,8 @@ state_blacklist_add(const char *jti, size_t jti_len, const unsigned char *hash,
 static char *
 new_refresh_token(unsigned char *hash)
 {
-	unsigned char random[REFRESH_TOKEN_BYTES];
-	char	   *token = palloc(BASE64URL_ENCODED_LEN(REFRESH_TOKEN_BYTES) + 1);
-	size_t		len;
-
-	if (!crypto_random_bytes(random, sizeof(random)))
-		elog(ERROR, "could not generate random bytes with OpenSSL");
-	len = base64url_encode(random, sizeof(random), token);
-	token[len] = '\0';
-	explicit_bzero(random, sizeof(random));
+	char	   *token = random_base64url(REFRESH_TOKEN_BYTES);
+	size_t		len = strlen(token);
 
 	if (!crypto_sha256((const unsigned char *) token, len, hash))
 		elog(ERROR, "could not compute SHA-256 with OpenSSL");

@@ -454,7 +454,7 @@ algorithm_from_text(text *name)
 	return alg;
 }
 
-/* Parse the algorithm of a signing call: jwt_pg signs with secrets only. */
+/* Parse the algorithm of a call that signs with a secret: an HMAC one. */
 jwt_alg
 signing_algorithm_from_text(text *name)
 {
@@ -463,9 +463,10 @@ signing_algorithm_from_text(text *name)
 	if (!jwt_alg_is_hmac(alg))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("signing with %s is not supported", jwt_alg_name(alg)),
-				 errdetail("jwt_pg signs with HS256, HS384 and HS512; it verifies %s tokens against a JWK Set.",
-						   jwt_alg_name(alg))));
+				 errmsg("signing with %s and a secret is not supported", jwt_alg_name(alg)),
+				 errdetail("A secret signs HS256, HS384 and HS512 only."),
+				 errhint("Omit the secret to sign with the newest active %s key in the key store.",
+						 jwt_alg_name(alg))));
 	return alg;
 }
 
@@ -734,6 +735,23 @@ jws_sign_compact(const char *header_json, size_t header_len,
 	return out;
 }
 
+/* Random bytes from OpenSSL's CSPRNG, in base64url; the raw bytes are wiped. */
+char *
+random_base64url(size_t nbytes)
+{
+	unsigned char *random = palloc(nbytes);
+	char	   *encoded = palloc(BASE64URL_ENCODED_LEN(nbytes) + 1);
+	size_t		n;
+
+	if (!crypto_random_bytes(random, nbytes))
+		elog(ERROR, "could not generate random bytes with OpenSSL");
+	n = base64url_encode(random, nbytes, encoded);
+	encoded[n] = '\0';
+	explicit_bzero(random, nbytes);
+	pfree(random);
+	return encoded;
+}
+
 /* Parse JSON that jwt_pg itself wrote from jsonb; failure is a bug. */
 static json_node *
 parse_own_json(const char *json, size_t len, const char *what)
@@ -970,17 +988,8 @@ jwt_sign_claims(Jsonb *claims_jsonb, const signing_key *key, const Interval *exp
 	}
 
 	if (claims.jti == NULL)
-	{
-		unsigned char random[JWT_JTI_BYTES];
-		char		encoded[BASE64URL_ENCODED_LEN(JWT_JTI_BYTES) + 1];
-		size_t		n;
-
-		if (!crypto_random_bytes(random, sizeof(random)))
-			elog(ERROR, "could not generate random bytes with OpenSSL");
-		n = base64url_encode(random, sizeof(random), encoded);
-		encoded[n] = '\0';
-		appendStringInfo(&payload, "%s\"jti\":\"%s\"", need_comma ? "," : "", encoded);
-	}
+		appendStringInfo(&payload, "%s\"jti\":\"%s\"", need_comma ? "," : "",
+						 random_base64url(JWT_JTI_BYTES));
 	appendStringInfoChar(&payload, '}');
 
 	initStringInfo(&header_json);

@@ -152,18 +152,19 @@ RETURNS bytea
 AS 'MODULE_PATHNAME', 'jws_verify_jwks'
 LANGUAGE C STABLE PARALLEL SAFE;
 
--- STABLE rather than IMMUTABLE: jwt_pg.max_token_bytes bounds the output.
+-- VOLATILE: ECDSA and RSASSA-PSS signatures are randomized, and the key
+-- store changes which key signs.
 CREATE FUNCTION jws_sign(payload bytea, secret text DEFAULT NULL, algorithm text DEFAULT NULL,
                          header jsonb DEFAULT NULL)
 RETURNS text
 AS 'MODULE_PATHNAME', 'jws_sign'
-LANGUAGE C STABLE PARALLEL SAFE;
+LANGUAGE C VOLATILE PARALLEL SAFE;
 
 CREATE FUNCTION jws_sign(payload bytea, secret bytea, algorithm text DEFAULT NULL,
                          header jsonb DEFAULT NULL)
 RETURNS text
 AS 'MODULE_PATHNAME', 'jws_sign'
-LANGUAGE C STABLE PARALLEL SAFE;
+LANGUAGE C VOLATILE PARALLEL SAFE;
 
 CREATE FUNCTION jws_verify(token text, secret text DEFAULT NULL, algorithms text[] DEFAULT NULL)
 RETURNS bytea

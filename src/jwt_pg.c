@@ -217,7 +217,7 @@ signing_key_argument(FunctionCallInfo fcinfo, int secret_argno, Jsonb *header,
 					 errmsg("header member \"kid\" must be a string")));
 	}
 
-	stored = keystore_signing_key(key->alg, kid, kid_len);
+	stored = keystore_signing_key(key->alg, PG_ARGISNULL(alg_argno), kid, kid_len);
 	key->secret = stored->secret;
 	key->secret_len = stored->secret_len;
 	key->key = stored->key;

@@ -386,7 +386,7 @@ check_signing_privilege(void)
 }
 
 const stored_key *
-keystore_signing_key(jwt_alg alg, const char *kid, size_t kid_len)
+keystore_signing_key(jwt_alg alg, bool defaulted, const char *kid, size_t kid_len)
 {
 	const stored_key *key = NULL;
 
@@ -414,8 +414,13 @@ keystore_signing_key(jwt_alg alg, const char *kid, size_t kid_len)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("no active %s key in the key store", jwt_alg_name(alg)),
-				 errhint("Create one with jwt_key_generate('%s'), or pass a secret.",
-						 jwt_alg_name(alg))));
+				 defaulted ? errdetail("No algorithm was given, so jwt_pg.default_algorithm (%s) applies.",
+									   jwt_alg_name(alg)) : 0,
+				 jwt_alg_is_hmac(alg)
+				 ? errhint("Create one with jwt_key_generate('%s'), pass a secret, or name the algorithm of a stored key.",
+						   jwt_alg_name(alg))
+				 : errhint("Create one with jwt_key_generate('%s'), or name the algorithm of a stored key.",
+						   jwt_alg_name(alg))));
 	return key;
 }
 

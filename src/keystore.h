@@ -33,8 +33,10 @@ extern size_t keystore_keys_for(jwt_alg alg, const stored_key **keys, size_t max
 /*
  * The key that signs for an algorithm: the one named by kid (NULL for the
  * newest active key of the algorithm).  Raises when the current user may
- * not sign with stored keys, or when no such key can sign.
+ * not sign with stored keys, or when no such key can sign; defaulted says
+ * that the algorithm came from jwt_pg.default_algorithm, for the message.
  */
-extern const stored_key *keystore_signing_key(jwt_alg alg, const char *kid, size_t kid_len);
+extern const stored_key *keystore_signing_key(jwt_alg alg, bool defaulted,
+											  const char *kid, size_t kid_len);
 
 #endif							/* JWT_PG_KEYSTORE_H */

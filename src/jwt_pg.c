@@ -126,7 +126,7 @@ looks_like_public_key(const char *s, size_t len)
 
 	while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
 		i++;
-	if (len - i >= 10 && memcmp(s + i, "-----BEGIN", 10) == 0)
+	if (len - i >= 10 && crypto_equal(s + i, "-----BEGIN", 10))
 		return true;
 	if (i == len || s[i] != '{')
 		return false;

@@ -755,7 +755,7 @@ import_secret(new_key *key, const char *utf8, size_t len, json_node *jwk)
 		utf8 = (const char *) oct.x;
 		len = oct.x_len;
 	}
-	else if (len >= 10 && memcmp(utf8, "-----BEGIN", 10) == 0)
+	else if (len >= 10 && crypto_equal(utf8, "-----BEGIN", 10))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("key is not an HMAC key"),

@@ -30,6 +30,8 @@ int			jwt_max_token_bytes = 65536;
 int			jwt_max_json_depth = 32;
 int			jwt_max_json_members = 1000;
 char	   *jwt_default_algorithm = NULL;
+int			jwt_refresh_reuse_interval = 0;
+int			jwt_max_access_ttl = 86400;
 
 void		_PG_init(void);
 
@@ -86,6 +88,22 @@ _PG_init(void)
 							   "HS256",
 							   PGC_SUSET, 0,
 							   check_default_algorithm, NULL, NULL);
+
+	DefineCustomIntVariable("jwt_pg.refresh_reuse_interval",
+							"Time after a rotation in which the rotated refresh token may be presented again.",
+							"Within it, jwt_refresh returns the same successor again instead of revoking the session, for clients that refresh twice at once.",
+							&jwt_refresh_reuse_interval,
+							0, 0, JWT_MAX_REUSE_INTERVAL_SECONDS,
+							PGC_SUSET, GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("jwt_pg.max_access_ttl",
+							"Longest lifetime of an access token that jwt_create and jwt_refresh sign.",
+							"jwt_purge keeps subject revocations this long, so that no token outlives them.",
+							&jwt_max_access_ttl,
+							86400, 1, JWT_MAX_ACCESS_TTL_LIMIT,
+							PGC_SUSET, GUC_UNIT_S,
+							NULL, NULL, NULL);
 
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("jwt_pg");
@@ -466,7 +484,7 @@ verify_jwt_arguments(FunctionCallInfo fcinfo, bool with_jwks, jws_token *token)
 	return verify_signature(PG_GETARG_TEXT_PP(0), &key, &options, token) &&
 		token_read_claims(token) &&
 		token_check_claims(token, &options, token_now()) &&
-		token_check_blacklist(token);
+		token_check_revoked(token);
 }
 
 /* Return jwt_verify's result: the claims, or NULL for a NULL token. */
@@ -765,6 +783,7 @@ jwt_refresh(PG_FUNCTION_ARGS)
 		require_argument(fcinfo, 3, "expires_in");
 		expires_in = PG_GETARG_INTERVAL_P(3);
 		check_positive_interval(expires_in, "expires_in");
+		check_token_lifetime(token_now() + interval_seconds(expires_in));
 
 		refresh_token = state_refresh_rotate(VARDATA_ANY(presented),
 											 VARSIZE_ANY_EXHDR(presented), &claims);

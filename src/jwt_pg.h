@@ -21,6 +21,14 @@ extern int	jwt_max_token_bytes;
 extern int	jwt_max_json_depth;
 extern int	jwt_max_json_members;
 extern char *jwt_default_algorithm;
+extern int	jwt_refresh_reuse_interval;
+extern int	jwt_max_access_ttl;
+
+/* Longest jwt_pg.refresh_reuse_interval, in seconds. */
+#define JWT_MAX_REUSE_INTERVAL_SECONDS 60
+
+/* Largest jwt_pg.max_access_ttl, in seconds: ten years. */
+#define JWT_MAX_ACCESS_TTL_LIMIT (3650 * 86400)
 
 /* Maximum leeway that a setting or an argument may request, in seconds. */
 #define JWT_MAX_LEEWAY_SECONDS 300
@@ -115,10 +123,11 @@ extern bool token_check_signature_jwks(jws_token *token, const json_node *jwks);
 extern bool token_check_signature_store(jws_token *token);
 extern bool token_read_claims(jws_token *token);
 extern bool token_check_claims(jws_token *token, const verify_options *options, double now);
-extern bool token_check_blacklist(jws_token *token);
+extern bool token_check_revoked(jws_token *token);
 extern void token_blacklist_key(const jws_token *token, const char **jti, size_t *jti_len,
 								unsigned char *hash);
 extern void check_secret_length(jwt_alg alg, size_t key_len);
+extern void check_token_lifetime(double exp);
 extern char *jws_sign_compact(const char *header_json, size_t header_len,
 							  const char *payload, size_t payload_len,
 							  const signing_key *key);
@@ -150,6 +159,8 @@ extern void append_json_node(StringInfo out, const json_node *node);
 /* state.c */
 extern bool state_blacklist_contains(const char *jti, size_t jti_len,
 									 const unsigned char *hash);
+extern bool state_subject_cutoff(const char *subject, size_t len,
+								 TimestampTz *revoked_before);
 extern Datum utf8_text_datum(const char *s, size_t len);
 extern Datum bytea_datum(const unsigned char *bytes, size_t len);
 extern Oid	state_relation(const char *name);

@@ -18,6 +18,7 @@
 #include "access/htup_details.h"
 #include "access/skey.h"
 #include "access/table.h"
+#include "access/xlog.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -82,18 +83,46 @@ typedef struct blacklist_relations
 } blacklist_relations;
 
 static blacklist_relations blacklist;
-static bool blacklist_callback_registered = false;
+
+/*
+ * The OIDs of jwt_pg.subject_cutoffs.  The table is missing from databases
+ * where the extension is still at version 0.1.0; then present is false and
+ * the lookup is done again at each call, until the update creates it.
+ */
+typedef struct cutoff_relations
+{
+	bool		valid;
+	Oid			table;
+	Oid			index;
+	AttrNumber	subject_column;
+	AttrNumber	cutoff_column;
+} cutoff_relations;
+
+static cutoff_relations cutoffs;
+static bool callback_registered = false;
 
 /* Counts invalidations, so a lookup can tell that one came during it. */
-static uint64 blacklist_invalidations = 0;
+static uint64 invalidations = 0;
 
 static void
-forget_blacklist(Datum arg, Oid relid)
+forget_relations(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == blacklist.table ||
 		relid == blacklist.jti_index || relid == blacklist.hash_index)
 		blacklist.valid = false;
-	blacklist_invalidations++;
+	if (relid == InvalidOid || relid == cutoffs.table || relid == cutoffs.index)
+		cutoffs.valid = false;
+	invalidations++;
+}
+
+static void
+register_callback(void)
+{
+	if (!callback_registered)
+	{
+		CacheRegisterRelcacheCallback(forget_relations, (Datum) 0);
+		callback_registered = true;
+	}
 }
 
 static const blacklist_relations *
@@ -102,11 +131,7 @@ blacklist_lookup(void)
 	if (blacklist.valid)
 		return &blacklist;
 
-	if (!blacklist_callback_registered)
-	{
-		CacheRegisterRelcacheCallback(forget_blacklist, (Datum) 0);
-		blacklist_callback_registered = true;
-	}
+	register_callback();
 
 	/*
 	 * The catalog lookups can process invalidations, such as those of a
@@ -114,14 +139,14 @@ blacklist_lookup(void)
 	 */
 	for (;;)
 	{
-		uint64		before = blacklist_invalidations;
+		uint64		before = invalidations;
 
 		blacklist.table = state_relation("blacklist");
 		blacklist.jti_index = state_relation("blacklist_jti_key");
 		blacklist.hash_index = state_relation("blacklist_token_hash_key");
 		blacklist.jti_column = get_attnum(blacklist.table, "jti");
 		blacklist.hash_column = get_attnum(blacklist.table, "token_hash");
-		if (before == blacklist_invalidations)
+		if (before == invalidations)
 			break;
 	}
 	blacklist.valid = true;
@@ -163,6 +188,97 @@ state_blacklist_contains(const char *jti, size_t jti_len, const unsigned char *h
 	return found;
 }
 
+/* The subject_cutoffs OIDs, or NULL while the table does not exist. */
+static const cutoff_relations *
+cutoff_lookup(void)
+{
+	if (cutoffs.valid)
+		return &cutoffs;
+	register_callback();
+	for (;;)
+	{
+		uint64		before = invalidations;
+		Oid			namespace_id = get_namespace_oid(JWT_STATE_SCHEMA, true);
+
+		cutoffs.table = OidIsValid(namespace_id)
+			? get_relname_relid("subject_cutoffs", namespace_id) : InvalidOid;
+		if (!OidIsValid(cutoffs.table))
+			return NULL;
+		cutoffs.index = state_relation("subject_cutoffs_pkey");
+		cutoffs.subject_column = get_attnum(cutoffs.table, "subject");
+		cutoffs.cutoff_column = get_attnum(cutoffs.table, "revoked_before");
+		if (before == invalidations)
+			break;
+	}
+	cutoffs.valid = true;
+	return &cutoffs;
+}
+
+/*
+ * Look a subject up in jwt_pg.subject_cutoffs, with the active snapshot as
+ * state_blacklist_contains does.  Returns whether it has a cutoff, and the
+ * cutoff in *revoked_before.
+ */
+bool
+state_subject_cutoff(const char *subject, size_t len, TimestampTz *revoked_before)
+{
+	const cutoff_relations *oids = cutoff_lookup();
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	Snapshot	snapshot;
+	HeapTuple	tuple;
+	bool		found = false;
+
+	if (oids == NULL)
+		return false;
+
+	rel = table_open(oids->table, AccessShareLock);
+	ScanKeyInit(&key, oids->subject_column, BTEqualStrategyNumber, F_TEXTEQ,
+				utf8_text_datum(subject, len));
+	snapshot = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
+	scan = systable_beginscan(rel, oids->index, true, snapshot, 1, &key);
+	tuple = systable_getnext(scan);
+	if (HeapTupleIsValid(tuple))
+	{
+		bool		isnull;
+
+		*revoked_before = DatumGetTimestampTz(heap_getattr(tuple, oids->cutoff_column,
+														   RelationGetDescr(rel), &isnull));
+		found = !isnull;
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
+/* Raise on a standby, where the tables are read-only. */
+static void
+require_primary(const char *function)
+{
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("%s cannot run on a standby server", function),
+				 errdetail("It writes to the extension's tables, which are read-only during recovery."),
+				 errhint("Call it on the primary server.")));
+}
+
+/*
+ * Raise when the extension's tables are still those of version 0.1.0,
+ * which lack the session keys that rotation now needs.
+ */
+static void
+require_updated_tables(void)
+{
+	if (get_attnum(state_relation("refresh_families"), "successor_key") == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("jwt_pg's tables are older than its library"),
+				 errdetail("The library was updated, and the extension in this database was not."),
+				 errhint("Run ALTER EXTENSION jwt_pg UPDATE.")));
+}
+
 static void
 spi_connect(void)
 {
@@ -192,6 +308,8 @@ state_blacklist_add(const char *jti, size_t jti_len, const unsigned char *hash,
 	Oid			types[4] = {TEXTOID, BYTEAOID, FLOAT8OID, TEXTOID};
 	Datum		values[4];
 	char		nulls[5] = "    ";
+
+	require_primary("jwt_blacklist");
 
 	if (jti != NULL)
 	{
@@ -238,6 +356,7 @@ state_refresh_generate(text *subject, Interval *lifetime, Jsonb *claims)
 	Oid			types[4] = {TEXTOID, JSONBOID, INTERVALOID, BYTEAOID};
 	Datum		values[4];
 
+	require_primary("jwt_refresh_generate");
 	values[0] = PointerGetDatum(subject);
 	values[1] = PointerGetDatum(claims);
 	values[2] = PointerGetDatum(lifetime);
@@ -293,27 +412,76 @@ refresh_reject(const char *message, const char *detail)
 			 detail ? errdetail("%s", detail) : 0));
 }
 
-/* Explain why a refresh token could not be used, revoking on reuse. */
-static void
-refresh_failed(Datum hash)
+/*
+ * The successor of a refresh token: HMAC-SHA256 of the token under its
+ * session's successor key, in base64url.  It can be derived again from the
+ * token, so that it need not be stored to be handed out twice.
+ */
+static char *
+successor_token(Datum key, const char *token, size_t len, unsigned char *hash)
 {
-	Oid			types[1] = {BYTEAOID};
-	Datum		values[1] = {hash};
+	bytea	   *key_bytes = DatumGetByteaPP(key);
+	unsigned char mac[JWT_MAX_MAC_LEN];
+	size_t		mac_len = 0;
+	char	   *successor = palloc(BASE64URL_ENCODED_LEN(SHA256_LEN) + 1);
+	size_t		n;
+
+	if (!crypto_hmac(JWT_ALG_HS256, (const unsigned char *) VARDATA_ANY(key_bytes),
+					 VARSIZE_ANY_EXHDR(key_bytes), (const unsigned char *) token, len,
+					 mac, &mac_len) || mac_len != SHA256_LEN)
+		elog(ERROR, "could not compute HMAC-SHA256 with OpenSSL");
+	n = base64url_encode(mac, mac_len, successor);
+	successor[n] = '\0';
+	explicit_bzero(mac, sizeof(mac));
+	if (!crypto_sha256((const unsigned char *) successor, n, hash))
+		elog(ERROR, "could not compute SHA-256 with OpenSSL");
+	return successor;
+}
+
+/* Copy the claims of a RETURNING or SELECT row out of SPI's memory. */
+static Jsonb *
+claims_from_row(HeapTuple row, TupleDesc desc, int column, MemoryContext caller)
+{
+	bool		isnull;
+	MemoryContext spi = MemoryContextSwitchTo(caller);
+	Jsonb	   *claims = DatumGetJsonbPCopy(SPI_getbinval(row, desc, column, &isnull));
+
+	MemoryContextSwitchTo(spi);
+	return claims;
+}
+
+/*
+ * A refresh token that could not be rotated: hand out its successor again
+ * when it was rotated within jwt_pg.refresh_reuse_interval and the
+ * successor is still unused, else raise why it failed, revoking the
+ * session on reuse.
+ */
+static char *
+refresh_failed(Datum hash, const char *token, size_t len, Jsonb **claims,
+			   MemoryContext caller)
+{
+	Oid			types[2] = {BYTEAOID, INT4OID};
+	Datum		values[2] = {hash, Int32GetDatum(jwt_refresh_reuse_interval)};
 	HeapTuple	row;
 	TupleDesc	desc;
 	bool		isnull;
 	bool		used;
 	bool		expired;
 	bool		revoked;
+	bool		recent;
 	char	   *family_id;
 
 	spi_run("SELECT t.used_at IS NOT NULL,"
 			"       t.expires_at OPERATOR(pg_catalog.<=) pg_catalog.statement_timestamp(),"
-			"       f.revoked_at IS NOT NULL, f.family_id::pg_catalog.text"
+			"       f.revoked_at IS NOT NULL, f.family_id::pg_catalog.text,"
+			"       t.used_at OPERATOR(pg_catalog.>) (pg_catalog.statement_timestamp()"
+			"         OPERATOR(pg_catalog.-) pg_catalog.make_interval(secs => $2)),"
+			"       f.successor_key,"
+			"       f.claims OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('sub', f.subject)"
 			"  FROM jwt_pg.refresh_tokens t"
 			"  JOIN jwt_pg.refresh_families f ON f.family_id OPERATOR(pg_catalog.=) t.family_id"
 			" WHERE t.token_hash OPERATOR(pg_catalog.=) $1",
-			1, types, values, NULL, SPI_OK_SELECT);
+			2, types, values, NULL, SPI_OK_SELECT);
 
 	if (SPI_processed == 0)
 		refresh_reject("unknown refresh token",
@@ -325,10 +493,37 @@ refresh_failed(Datum hash)
 	expired = DatumGetBool(SPI_getbinval(row, desc, 2, &isnull));
 	revoked = DatumGetBool(SPI_getbinval(row, desc, 3, &isnull));
 	family_id = SPI_getvalue(row, desc, 4);
+	recent = jwt_refresh_reuse_interval > 0 && DatumGetBool(SPI_getbinval(row, desc, 5, &isnull)) &&
+		!isnull;
 
 	if (revoked)
 		refresh_reject("refresh token has been revoked",
 					   "The session this refresh token belongs to was revoked.");
+	if (used && recent)
+	{
+		unsigned char successor_hash[SHA256_LEN];
+		Datum		key = SPI_getbinval(row, desc, 6, &isnull);
+		Oid			successor_types[1] = {BYTEAOID};
+		Datum		successor_values[1];
+		char	   *successor;
+
+		*claims = claims_from_row(row, desc, 7, caller);
+		successor = successor_token(key, token, len, successor_hash);
+		successor_values[0] = bytea_datum(successor_hash, SHA256_LEN);
+		spi_run("SELECT FROM jwt_pg.refresh_tokens"
+				" WHERE token_hash OPERATOR(pg_catalog.=) $1 AND used_at IS NULL"
+				"   AND expires_at OPERATOR(pg_catalog.>) pg_catalog.statement_timestamp()",
+				1, successor_types, successor_values, NULL, SPI_OK_SELECT);
+		if (SPI_processed == 1)
+		{
+			MemoryContext spi = MemoryContextSwitchTo(caller);
+			char	   *copy = pstrdup(successor);
+
+			MemoryContextSwitchTo(spi);
+			return copy;
+		}
+		/* The successor was rotated in turn: this token is stale. */
+	}
 	if (used)
 	{
 		/*
@@ -347,6 +542,7 @@ refresh_failed(Datum hash)
 	/* The row qualified after all: the rotation lost a race and retried. */
 	refresh_reject("refresh token could not be used",
 				   "It changed while this call was running; try again.");
+	return NULL;
 }
 
 /*
@@ -358,7 +554,7 @@ state_refresh_rotate(const char *token, size_t len, Jsonb **claims)
 {
 	unsigned char hash[SHA256_LEN];
 	unsigned char new_hash[SHA256_LEN];
-	char	   *new_token = new_refresh_token(new_hash);
+	char	   *new_token;
 	Oid			update_types[1] = {BYTEAOID};
 	Datum		update_values[1];
 	Oid			insert_types[3] = {BYTEAOID, UUIDOID, INTERVALOID};
@@ -369,10 +565,11 @@ state_refresh_rotate(const char *token, size_t len, Jsonb **claims)
 	MemoryContext caller = CurrentMemoryContext;
 	MemoryContext spi;
 
+	require_primary("jwt_refresh");
+	require_updated_tables();
 	if (!crypto_sha256((const unsigned char *) token, len, hash))
 		elog(ERROR, "could not compute SHA-256 with OpenSSL");
 	update_values[0] = bytea_datum(hash, SHA256_LEN);
-	insert_values[0] = bytea_datum(new_hash, SHA256_LEN);
 
 	spi_connect();
 
@@ -386,20 +583,27 @@ state_refresh_rotate(const char *token, size_t len, Jsonb **claims)
 			"   AND t.expires_at OPERATOR(pg_catalog.>) pg_catalog.statement_timestamp()"
 			"   AND f.family_id OPERATOR(pg_catalog.=) t.family_id AND f.revoked_at IS NULL"
 			" RETURNING t.family_id, f.lifetime,"
-			"   f.claims OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('sub', f.subject)",
+			"   f.claims OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('sub', f.subject),"
+			"   f.successor_key",
 			1, update_types, update_values, NULL, SPI_OK_UPDATE_RETURNING);
 
 	if (SPI_processed != 1)
-		refresh_failed(update_values[0]);
+	{
+		new_token = refresh_failed(update_values[0], token, len, claims, caller);
+		SPI_finish();
+		return new_token;
+	}
 
 	row = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
 	insert_values[1] = SPI_getbinval(row, desc, 1, &isnull);
 	insert_values[2] = SPI_getbinval(row, desc, 2, &isnull);
+	*claims = claims_from_row(row, desc, 3, caller);
 
 	spi = MemoryContextSwitchTo(caller);
-	*claims = DatumGetJsonbPCopy(SPI_getbinval(row, desc, 3, &isnull));
+	new_token = successor_token(SPI_getbinval(row, desc, 4, &isnull), token, len, new_hash);
 	MemoryContextSwitchTo(spi);
+	insert_values[0] = bytea_datum(new_hash, SHA256_LEN);
 
 	spi_run("INSERT INTO jwt_pg.refresh_tokens (token_hash, family_id, issued_at, expires_at)"
 			" VALUES ($1, $2, pg_catalog.statement_timestamp(),"
@@ -410,8 +614,9 @@ state_refresh_rotate(const char *token, size_t len, Jsonb **claims)
 }
 
 /*
- * Delete expired refresh tokens and blacklist entries, then the families
- * left without tokens, and return how many tokens and entries went.  The
+ * Delete expired refresh tokens and blacklist entries, subject cutoffs
+ * older than jwt_pg.max_access_ttl, then the families left without
+ * tokens, and return how many tokens, entries and cutoffs went.  The
  * second statement takes a new snapshot, so it finds tokens that a rotation
  * committed meanwhile, and it skips families locked by a rotation still in
  * progress.  Should one slip through anyway, the foreign key raises an
@@ -423,6 +628,7 @@ state_purge(void)
 	int64		removed;
 	bool		isnull;
 
+	require_primary("jwt_purge");
 	spi_connect();
 	spi_run("WITH tokens AS ("
 			"  DELETE FROM jwt_pg.refresh_tokens"
@@ -436,6 +642,19 @@ state_purge(void)
 			"  OPERATOR(pg_catalog.+) (SELECT pg_catalog.count(*) FROM entries)",
 			0, NULL, NULL, NULL, SPI_OK_SELECT);
 	removed = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+
+	/* A cutoff older than the longest access-token lifetime stops nothing. */
+	if (cutoff_lookup() != NULL)
+	{
+		Oid			types[1] = {INT4OID};
+		Datum		values[1] = {Int32GetDatum(jwt_max_access_ttl)};
+
+		spi_run("DELETE FROM jwt_pg.subject_cutoffs"
+				" WHERE revoked_before OPERATOR(pg_catalog.<) (pg_catalog.statement_timestamp()"
+				"   OPERATOR(pg_catalog.-) pg_catalog.make_interval(secs => $1))",
+				1, types, values, NULL, SPI_OK_DELETE);
+		removed += SPI_processed;
+	}
 
 	spi_run("DELETE FROM jwt_pg.refresh_families"
 			" WHERE family_id OPERATOR(pg_catalog.=) ANY (ARRAY("

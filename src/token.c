@@ -11,7 +11,7 @@
  *	token_check_signature	MAC of exact length, compared in constant time
  *	token_read_claims	claims JSON and registered claim types
  *	token_check_claims	exp, nbf, iat, aud, iss
- *	token_check_blacklist	revocation
+ *	token_check_revoked	the blacklist and the subject's revocation cutoff
  *
  * The payload is parsed only after its signature has been checked.  Bad
  * arguments (a short secret, an unknown algorithm name) raise 22023 at
@@ -131,14 +131,19 @@ printable_prefix(const char *s, size_t len, size_t max)
 	return out;
 }
 
+/* A timestamptz as a NumericDate: seconds since 1970, with a fraction. */
+static double
+numeric_date(TimestampTz value)
+{
+	return (double) value / USECS_PER_SEC +
+		(double) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY;
+}
+
 /* Current time as a NumericDate: the start of the current statement. */
 double
 token_now(void)
 {
-	TimestampTz now = GetCurrentStatementStartTimestamp();
-
-	return (double) now / USECS_PER_SEC +
-		(double) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY;
+	return numeric_date(GetCurrentStatementStartTimestamp());
 }
 
 /* Format a NumericDate as UTC text for error details. */
@@ -418,19 +423,44 @@ token_blacklist_key(const jws_token *token, const char **jti, size_t *jti_len,
 }
 
 bool
-token_check_blacklist(jws_token *token)
+token_check_revoked(jws_token *token)
 {
 	const char *jti;
 	size_t		jti_len;
 	unsigned char hash[SHA256_LEN];
 
+	const json_node *sub = token->claims.sub;
+	TimestampTz revoked_before;
+
 	token_blacklist_key(token, &jti, &jti_len, hash);
-	if (!state_blacklist_contains(jti, jti_len, hash))
-		return true;
-	if (jti != NULL)
-		return reject(token, TOKEN_REVOKED, "The token's jti \"%s\" is on the blacklist.",
-					  printable_excerpt(jti, jti_len));
-	return reject(token, TOKEN_REVOKED, "The token is on the blacklist.");
+	if (state_blacklist_contains(jti, jti_len, hash))
+	{
+		if (jti != NULL)
+			return reject(token, TOKEN_REVOKED, "The token's jti \"%s\" is on the blacklist.",
+						  printable_excerpt(jti, jti_len));
+		return reject(token, TOKEN_REVOKED, "The token is on the blacklist.");
+	}
+
+	/*
+	 * iat is in whole seconds, so a token issued in the second of the
+	 * revocation, before or after it, is refused too.
+	 */
+	if (sub != NULL && state_subject_cutoff(sub->text, sub->text_len, &revoked_before))
+	{
+		double		cutoff = numeric_date(revoked_before);
+
+		if (!token->claims.has_iat)
+			return reject(token, TOKEN_REVOKED,
+						  "The tokens of subject \"%s\" issued before %s are revoked, and this one has no \"iat\".",
+						  printable_excerpt(sub->text, sub->text_len),
+						  format_numeric_date(cutoff));
+		if (token->claims.iat < cutoff)
+			return reject(token, TOKEN_REVOKED,
+						  "The tokens of subject \"%s\" issued before %s are revoked.",
+						  printable_excerpt(sub->text, sub->text_len),
+						  format_numeric_date(cutoff));
+	}
+	return true;
 }
 
 /* Parse an algorithm argument, raising 22023 for a name jwt_pg lacks. */
@@ -927,6 +957,24 @@ claims_for_signing(Jsonb *claims_jsonb, jwt_claims *claims,
 }
 
 /*
+ * Refuse an exp further out than jwt_pg.max_access_ttl, which bounds how
+ * long jwt_purge must keep a subject's revocation.
+ */
+void
+check_token_lifetime(double exp)
+{
+	double		now = token_now();
+
+	if (exp > now + jwt_max_access_ttl)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("token lifetime exceeds jwt_pg.max_access_ttl"),
+				 errdetail("The token would expire at %s, more than %d seconds from now.",
+						   format_numeric_date(exp), jwt_max_access_ttl),
+				 errhint("Sign a shorter-lived token, or have a superuser raise jwt_pg.max_access_ttl.")));
+}
+
+/*
  * Sign claims as a JWT.  Adds iat (now, whole seconds) and a random jti
  * unless present, and exp = iat + expires_in, rounded up to a whole second,
  * when expires_in is given.
@@ -985,7 +1033,10 @@ jwt_sign_claims(Jsonb *claims_jsonb, const signing_key *key, const Interval *exp
 					 errmsg("expires_in is too long"),
 					 errdetail("The token would expire after the year 9999.")));
 		append_date_claim(&payload, &need_comma, "exp", exp);
+		check_token_lifetime(exp);
 	}
+	else if (claims.has_exp)
+		check_token_lifetime(claims.exp);
 
 	if (claims.jti == NULL)
 		appendStringInfo(&payload, "%s\"jti\":\"%s\"", need_comma ? "," : "",

@@ -22,6 +22,7 @@ REQUIRED_PACKAGES=(
     python3-cryptography
     clang-14
     libclang-rt-14-dev
+    postgresql-15-cron
 )
 
 # sun_path is 108 bytes long, NUL included, so socket paths must be shorter.

@@ -22,7 +22,7 @@ SHLIB_LINK = -lcrypto
 # Regression tests run in this order; setup creates the extension and roles.
 REGRESS = setup create verify cases jws jwks keystore keystore_vectors decode refresh blacklist sessions privileges
 
-ISOLATION = refresh_race purge_race revoke_blocked key_rotation
+ISOLATION = refresh_race purge_race revoke_blocked key_rotation revocation_visibility
 ISOLATION_OPTS = --load-extension=jwt_pg
 
 PG_CONFIG ?= pg_config

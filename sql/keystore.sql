@@ -324,6 +324,12 @@ REVOKE ALL ON signed FROM regress_jwt_key_user;
 REVOKE USAGE ON SCHEMA public FROM regress_jwt_key_user;
 DROP ROLE regress_jwt_key_user;
 
+-- Parallel workers read the key store with the query's snapshot.
+SET force_parallel_mode = on;
+SELECT count(*) AS verified_in_worker FROM signed WHERE jwt_valid(token);
+SELECT jwt_valid(jwt_create('{"sub":"p"}', algorithm => 'EdDSA')) AS signed_in_worker;
+RESET force_parallel_mode;
+
 DROP TABLE generated, signed, rotation, ecdsa;
 DELETE FROM jwt_pg.keys;
 DELETE FROM jwt_pg.refresh_tokens;

@@ -80,6 +80,12 @@ SELECT jwt_blacklist_jti('leaked-id-1', now() + interval '1 hour', 'found in a l
 SELECT outcome(jwt_create('{"sub":"h","jti":"leaked-id-1"}', s32()), s32(), NULL, NULL);
 SELECT jwt_blacklist_jti('leaked-id-1', now() + interval '2 hours', 'again');
 SELECT reason FROM jwt_pg.blacklist WHERE jti = 'leaked-id-1';
+-- Parallel workers see the blacklist and the cutoffs too.
+SET force_parallel_mode = on;
+SELECT outcome(jwt_create('{"sub":"h","jti":"leaked-id-1"}', s32()), s32(), NULL, NULL) AS in_worker,
+       jwt_valid(token, s32()) AS cut_in_worker
+  FROM subject_tokens WHERE subject = 'frank';
+RESET force_parallel_mode;
 -- should fail
 SELECT jwt_blacklist_jti(NULL, now());
 

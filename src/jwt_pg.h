@@ -10,6 +10,7 @@
 #include "datatype/timestamp.h"
 #include "lib/stringinfo.h"
 #include "utils/jsonb.h"
+#include "utils/snapshot.h"
 
 #include "claims.h"
 #include "codec.h"
@@ -164,6 +165,7 @@ extern bool state_subject_cutoff(const char *subject, size_t len,
 extern Datum utf8_text_datum(const char *s, size_t len);
 extern Datum bytea_datum(const unsigned char *bytes, size_t len);
 extern Oid	state_relation(const char *name);
+extern Snapshot state_snapshot(void);
 
 /* refresh_worker.c */
 extern void revoke_family_in_own_transaction(const char *family_id, const char *reason);

@@ -17,6 +17,8 @@
 #include "jwt_pg.h"
 
 #include "access/heapam.h"
+#include "access/parallel.h"
+#include "access/xact.h"
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/tableam.h"
@@ -297,10 +299,12 @@ load_keys(void)
 	before = invalidations;
 
 	/*
-	 * A fresh snapshot sees every commit whose invalidation was processed
+	 * The latest snapshot sees every commit whose invalidation was processed
 	 * above; a later commit sends an invalidation that resets the cache.
+	 * In a parallel operation the snapshot is the query's: a worker, which
+	 * ends with the query, keeps what it read, and the leader does not.
 	 */
-	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	snapshot = state_snapshot();
 	for (int i = 0; i < 6; i++)
 		columns[i] = column(RelationGetDescr(rel), names[i]);
 
@@ -319,7 +323,7 @@ load_keys(void)
 
 	if (cache.count > 1)
 		qsort(cache.keys, cache.count, sizeof(stored_key), newest_first);
-	cache.valid = (before == invalidations);
+	cache.valid = (before == invalidations) && (IsParallelWorker() || !IsInParallelMode());
 }
 
 const stored_key *

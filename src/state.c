@@ -69,6 +69,21 @@ state_relation(const char *name)
 }
 
 /*
+ * A registered snapshot for reading the extension's tables: the latest one,
+ * so that a revocation or a key change committed by another session counts
+ * at once, also in a repeatable read transaction.  A parallel operation
+ * may not take one, so there the active snapshot serves, which the leader
+ * shares with its workers.  The caller unregisters it.
+ */
+Snapshot
+state_snapshot(void)
+{
+	if (!IsInParallelMode())
+		return RegisterSnapshot(GetLatestSnapshot());
+	return RegisterSnapshot(ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot());
+}
+
+/*
  * The blacklist's OIDs, looked up once per backend and forgotten when the
  * relcache reports a change to any of them (DROP EXTENSION, for one).
  */
@@ -155,8 +170,7 @@ blacklist_lookup(void)
 
 /*
  * Look a token up on the blacklist by jti, or by the SHA-256 of its signing
- * input when jti is NULL.  Uses the active snapshot, so an entry committed
- * before the current statement began is seen.
+ * input when jti is NULL, with state_snapshot.
  */
 bool
 state_blacklist_contains(const char *jti, size_t jti_len, const unsigned char *hash)
@@ -178,11 +192,12 @@ state_blacklist_contains(const char *jti, size_t jti_len, const unsigned char *h
 		ScanKeyInit(&key, oids->hash_column, BTEqualStrategyNumber, F_BYTEAEQ,
 					bytea_datum(hash, SHA256_LEN));
 
-	snapshot = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
+	snapshot = state_snapshot();
 	scan = systable_beginscan(rel, jti ? oids->jti_index : oids->hash_index,
 							  true, snapshot, 1, &key);
 	found = HeapTupleIsValid(systable_getnext(scan));
 	systable_endscan(scan);
+	UnregisterSnapshot(snapshot);
 	table_close(rel, AccessShareLock);
 
 	return found;
@@ -215,9 +230,8 @@ cutoff_lookup(void)
 }
 
 /*
- * Look a subject up in jwt_pg.subject_cutoffs, with the active snapshot as
- * state_blacklist_contains does.  Returns whether it has a cutoff, and the
- * cutoff in *revoked_before.
+ * Look a subject up in jwt_pg.subject_cutoffs, with state_snapshot.
+ * Returns whether it has a cutoff, and the cutoff in *revoked_before.
  */
 bool
 state_subject_cutoff(const char *subject, size_t len, TimestampTz *revoked_before)
@@ -236,7 +250,7 @@ state_subject_cutoff(const char *subject, size_t len, TimestampTz *revoked_befor
 	rel = table_open(oids->table, AccessShareLock);
 	ScanKeyInit(&key, oids->subject_column, BTEqualStrategyNumber, F_TEXTEQ,
 				utf8_text_datum(subject, len));
-	snapshot = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
+	snapshot = state_snapshot();
 	scan = systable_beginscan(rel, oids->index, true, snapshot, 1, &key);
 	tuple = systable_getnext(scan);
 	if (HeapTupleIsValid(tuple))
@@ -248,6 +262,7 @@ state_subject_cutoff(const char *subject, size_t len, TimestampTz *revoked_befor
 		found = !isnull;
 	}
 	systable_endscan(scan);
+	UnregisterSnapshot(snapshot);
 	table_close(rel, AccessShareLock);
 	return found;
 }

@@ -101,8 +101,8 @@ static blacklist_relations blacklist;
 
 /*
  * The OIDs of jwt_pg.subject_cutoffs.  The table is missing from databases
- * where the extension is still at version 0.1.0; then present is false and
- * the lookup is done again at each call, until the update creates it.
+ * where the extension is still at version 0.1.0; there cutoff_lookup finds
+ * nothing and looks again at each call, until the update creates it.
  */
 typedef struct cutoff_relations
 {

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Measures jwt_verify and jwt_create on a throwaway cluster and writes the
 # results to docs/benchmarks.md: HS256 against pgcrypto baselines, and
-# RS256, PS256, ES256 and EdDSA with stored keys against `openssl speed`.
-# Works as root on a fresh Debian 12 machine, like scripts/test.sh.
+# RS256, PS256, ES256 and EdDSA with stored keys against `openssl speed`,
+# and refresh-token rotations and jwt_verify calls per second under pgbench
+# (bench/pgbench.sh).  Works as root on a fresh Debian 12 machine, like
+# scripts/test.sh.
 #
 # Environment:
 #   BENCH_ROWS             HS256 tokens per query (default 50000)
@@ -13,10 +15,14 @@
 #                          and verify in a round (default 1)
 #   BENCH_SKIP_BUILD       1 to measure the jwt_pg that is installed already,
 #                          without building and installing this checkout
+# and those of bench/pgbench.sh: BENCH_PGBENCH_SECONDS, BENCH_PGBENCH_ROUNDS
+# and BENCH_VERIFY_CLIENTS.
 set -euo pipefail
 
 # shellcheck source=scripts/common.sh
 source "$(dirname -- "${BASH_SOURCE[0]}")/../scripts/common.sh"
+# shellcheck source=bench/pgbench.sh
+source "$REPO_ROOT/bench/pgbench.sh"
 
 ROWS="${BENCH_ROWS:-50000}"
 KEY_ROWS="${BENCH_KEY_ROWS:-4000}"
@@ -101,7 +107,7 @@ run_keystore_benchmark() {
 }
 
 write_page() {
-    local hs256_results="$1" keystore_results="$2"
+    local hs256_results="$1" keystore_results="$2" pgbench_results="$3"
     local cpu build_note=""
     cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
     if [[ $SKIP_BUILD == 1 ]]; then
@@ -207,6 +213,8 @@ signing and for verifying.
 ### Results
 
 $keystore_results
+
+$(pgbench_page_section "$pgbench_results")
 PAGE
     log "wrote $PAGE"
 }
@@ -230,7 +238,11 @@ main() {
     run_keystore_benchmark
     printf '%s\n' "$KEYSTORE_RESULTS"
 
-    write_page "$hs256_results" "$KEYSTORE_RESULTS"
+    log "pgbench benchmark: $PGBENCH_ROUNDS rounds of ${PGBENCH_SECONDS}-second runs"
+    run_pgbench_benchmark
+    printf '%s\n' "$PGBENCH_RESULTS"
+
+    write_page "$hs256_results" "$KEYSTORE_RESULTS" "$PGBENCH_RESULTS"
 }
 
 main "$@"

@@ -27,6 +27,21 @@ CREATE TABLE jwt_pg.subject_cutoffs (
 REVOKE ALL ON jwt_pg.subject_cutoffs FROM PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('jwt_pg.subject_cutoffs', '');
 
+-- Each backend remembers that the blacklist or the cutoffs are empty, and
+-- then skips their lookups in jwt_verify; these triggers tell it of a change.
+CREATE FUNCTION jwt_pg.table_changed()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'jwt_table_changed'
+LANGUAGE C;
+
+CREATE TRIGGER blacklist_changed
+AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON jwt_pg.blacklist
+FOR EACH STATEMENT EXECUTE FUNCTION jwt_pg.table_changed();
+
+CREATE TRIGGER subject_cutoffs_changed
+AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON jwt_pg.subject_cutoffs
+FOR EACH STATEMENT EXECUTE FUNCTION jwt_pg.table_changed();
+
 -- One row per session (refresh-token family), without hashes or keys.
 CREATE VIEW jwt_pg.sessions AS
 SELECT f.family_id,

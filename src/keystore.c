@@ -428,17 +428,30 @@ keystore_signing_key(jwt_alg alg, bool defaulted, const char *kid, size_t kid_le
 	return key;
 }
 
-/* jwt_pg.keys_changed(): statement trigger that tells every backend. */
-PG_FUNCTION_INFO_V1(jwt_keys_changed);
+/*
+ * jwt_pg.table_changed() and jwt_pg.keys_changed(): a statement trigger
+ * that tells every backend of a change to the table through a relcache
+ * invalidation, so that what they cache of it (parsed keys, or that the
+ * table is empty) is read again.
+ */
+PG_FUNCTION_INFO_V1(jwt_table_changed);
 Datum
-jwt_keys_changed(PG_FUNCTION_ARGS)
+jwt_table_changed(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigger = (TriggerData *) fcinfo->context;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
-		elog(ERROR, "jwt_keys_changed must be called as a trigger");
+		elog(ERROR, "jwt_table_changed must be called as a trigger");
 	CacheInvalidateRelcache(trigger->tg_relation);
 	return PointerGetDatum(NULL);
+}
+
+/* The name that version 0.1.0 gives the same trigger function. */
+PG_FUNCTION_INFO_V1(jwt_keys_changed);
+Datum
+jwt_keys_changed(PG_FUNCTION_ARGS)
+{
+	return jwt_table_changed(fcinfo);
 }
 
 /* What a new key row holds, in the database's memory. */

@@ -18,6 +18,11 @@
 #include "access/htup_details.h"
 #include "access/skey.h"
 #include "access/table.h"
+#include "access/tableam.h"
+#include "access/parallel.h"
+#include "access/xact.h"
+#include "executor/tuptable.h"
+#include "utils/reltrigger.h"
 #include "access/xlog.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
@@ -90,6 +95,8 @@ state_snapshot(void)
 typedef struct blacklist_relations
 {
 	bool		valid;
+	bool		emptiness_known;	/* known_empty was checked since the last change */
+	bool		known_empty;
 	Oid			table;
 	Oid			jti_index;
 	Oid			hash_index;
@@ -107,6 +114,8 @@ static blacklist_relations blacklist;
 typedef struct cutoff_relations
 {
 	bool		valid;
+	bool		emptiness_known;
+	bool		known_empty;
 	Oid			table;
 	Oid			index;
 	AttrNumber	subject_column;
@@ -140,7 +149,7 @@ register_callback(void)
 	}
 }
 
-static const blacklist_relations *
+static blacklist_relations *
 blacklist_lookup(void)
 {
 	if (blacklist.valid)
@@ -164,8 +173,49 @@ blacklist_lookup(void)
 		if (before == invalidations)
 			break;
 	}
+	blacklist.emptiness_known = false;
+	blacklist.known_empty = false;
 	blacklist.valid = true;
 	return &blacklist;
+}
+
+/*
+ * Whether a table has no row that the snapshot sees, checked once after
+ * each change.  Only a table whose statement trigger (named <table>_changed,
+ * calling jwt_pg.table_changed) reports every change through a relcache
+ * invalidation can be known empty: the invalidation resets what is known.
+ * Until the next change, jwt_verify then skips its lookups, which is what
+ * most calls find while nothing is revoked.  before is the invalidation
+ * count taken before the table was opened.
+ */
+static void
+check_emptiness(Relation rel, Snapshot snapshot, const char *trigger, uint64 before,
+				bool *emptiness_known, bool *known_empty)
+{
+	TriggerDesc *triggers = rel->trigdesc;
+	bool		reported = false;
+	TupleTableSlot *slot;
+	TableScanDesc scan;
+	bool		empty;
+
+	for (int i = 0; triggers != NULL && i < triggers->numtriggers; i++)
+		reported |= strcmp(triggers->triggers[i].tgname, trigger) == 0;
+
+	/* A parallel leader reads with the query's snapshot, which may be old. */
+	if (!reported || (IsInParallelMode() && !IsParallelWorker()))
+		return;
+
+	slot = table_slot_create(rel, NULL);
+	scan = table_beginscan(rel, snapshot, 0, NULL);
+	empty = !table_scan_getnextslot(scan, ForwardScanDirection, slot);
+	table_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+
+	if (before == invalidations)
+	{
+		*emptiness_known = true;
+		*known_empty = empty;
+	}
 }
 
 /*
@@ -175,14 +225,34 @@ blacklist_lookup(void)
 bool
 state_blacklist_contains(const char *jti, size_t jti_len, const unsigned char *hash)
 {
-	const blacklist_relations *oids = blacklist_lookup();
+	blacklist_relations *oids;
 	Relation	rel;
 	ScanKeyData key;
 	SysScanDesc scan;
 	Snapshot	snapshot;
 	bool		found;
+	uint64		before;
 
+	/* A change committed by another session counts from now on. */
+	AcceptInvalidationMessages();
+	oids = blacklist_lookup();
+	if (oids->known_empty)
+		return false;
+
+	before = invalidations;
 	rel = table_open(oids->table, AccessShareLock);
+	snapshot = state_snapshot();
+	if (!oids->emptiness_known)
+	{
+		check_emptiness(rel, snapshot, "blacklist_changed", before,
+						&oids->emptiness_known, &oids->known_empty);
+		if (oids->known_empty)
+		{
+			UnregisterSnapshot(snapshot);
+			table_close(rel, AccessShareLock);
+			return false;
+		}
+	}
 
 	/* The jti column has collation "C", which matches ScanKeyInit's. */
 	if (jti != NULL)
@@ -192,7 +262,6 @@ state_blacklist_contains(const char *jti, size_t jti_len, const unsigned char *h
 		ScanKeyInit(&key, oids->hash_column, BTEqualStrategyNumber, F_BYTEAEQ,
 					bytea_datum(hash, SHA256_LEN));
 
-	snapshot = state_snapshot();
 	scan = systable_beginscan(rel, jti ? oids->jti_index : oids->hash_index,
 							  true, snapshot, 1, &key);
 	found = HeapTupleIsValid(systable_getnext(scan));
@@ -204,7 +273,7 @@ state_blacklist_contains(const char *jti, size_t jti_len, const unsigned char *h
 }
 
 /* The subject_cutoffs OIDs, or NULL while the table does not exist. */
-static const cutoff_relations *
+static cutoff_relations *
 cutoff_lookup(void)
 {
 	if (cutoffs.valid)
@@ -225,6 +294,8 @@ cutoff_lookup(void)
 		if (before == invalidations)
 			break;
 	}
+	cutoffs.emptiness_known = false;
+	cutoffs.known_empty = false;
 	cutoffs.valid = true;
 	return &cutoffs;
 }
@@ -236,21 +307,36 @@ cutoff_lookup(void)
 bool
 state_subject_cutoff(const char *subject, size_t len, TimestampTz *revoked_before)
 {
-	const cutoff_relations *oids = cutoff_lookup();
+	cutoff_relations *oids;
 	Relation	rel;
 	ScanKeyData key;
 	SysScanDesc scan;
 	Snapshot	snapshot;
 	HeapTuple	tuple;
 	bool		found = false;
+	uint64		before;
 
-	if (oids == NULL)
+	AcceptInvalidationMessages();
+	oids = cutoff_lookup();
+	if (oids == NULL || oids->known_empty)
 		return false;
 
+	before = invalidations;
 	rel = table_open(oids->table, AccessShareLock);
+	snapshot = state_snapshot();
+	if (!oids->emptiness_known)
+	{
+		check_emptiness(rel, snapshot, "subject_cutoffs_changed", before,
+						&oids->emptiness_known, &oids->known_empty);
+		if (oids->known_empty)
+		{
+			UnregisterSnapshot(snapshot);
+			table_close(rel, AccessShareLock);
+			return false;
+		}
+	}
 	ScanKeyInit(&key, oids->subject_column, BTEqualStrategyNumber, F_TEXTEQ,
 				utf8_text_datum(subject, len));
-	snapshot = state_snapshot();
 	scan = systable_beginscan(rel, oids->index, true, snapshot, 1, &key);
 	tuple = systable_getnext(scan);
 	if (HeapTupleIsValid(tuple))
@@ -299,6 +385,35 @@ spi_connect(void)
 {
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+}
+
+/*
+ * A plan kept for the rest of the backend, prepared at its first use, so
+ * that a rotation is not parsed and planned again each time.  The plan
+ * cache plans it again when the tables change.
+ */
+static SPIPlanPtr
+kept_plan(SPIPlanPtr *slot, const char *query, int nargs, Oid *types)
+{
+	SPIPlanPtr	plan;
+
+	if (*slot != NULL)
+		return *slot;
+	plan = SPI_prepare(query, nargs, types);
+	if (plan == NULL || SPI_keepplan(plan) != 0)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	*slot = plan;
+	return plan;
+}
+
+/* Run a kept plan and check its result code, as spi_run does. */
+static void
+spi_run_plan(SPIPlanPtr plan, Datum *values, int expected)
+{
+	int			rc = SPI_execute_plan(plan, values, NULL, false, 0);
+
+	if (rc != expected)
+		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
 }
 
 /*
@@ -560,6 +675,10 @@ refresh_failed(Datum hash, const char *token, size_t len, Jsonb **claims,
 	return NULL;
 }
 
+/* The two statements of every rotation. */
+static SPIPlanPtr rotate_plan = NULL;
+static SPIPlanPtr successor_plan = NULL;
+
 /*
  * Rotate a refresh token: mark it used and issue its successor in the same
  * family.  Returns the successor and the claims for the access token.
@@ -592,15 +711,17 @@ state_refresh_rotate(const char *token, size_t len, Jsonb **claims)
 	 * The UPDATE takes the row lock, so of two sessions presenting the same
 	 * token, the second waits, re-reads the row and finds it used.
 	 */
-	spi_run("UPDATE jwt_pg.refresh_tokens t SET used_at = pg_catalog.statement_timestamp()"
-			"  FROM jwt_pg.refresh_families f"
-			" WHERE t.token_hash OPERATOR(pg_catalog.=) $1 AND t.used_at IS NULL"
-			"   AND t.expires_at OPERATOR(pg_catalog.>) pg_catalog.statement_timestamp()"
-			"   AND f.family_id OPERATOR(pg_catalog.=) t.family_id AND f.revoked_at IS NULL"
-			" RETURNING t.family_id, f.lifetime,"
-			"   f.claims OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('sub', f.subject),"
-			"   f.successor_key",
-			1, update_types, update_values, NULL, SPI_OK_UPDATE_RETURNING);
+	spi_run_plan(kept_plan(&rotate_plan,
+						   "UPDATE jwt_pg.refresh_tokens t SET used_at = pg_catalog.statement_timestamp()"
+						   "  FROM jwt_pg.refresh_families f"
+						   " WHERE t.token_hash OPERATOR(pg_catalog.=) $1 AND t.used_at IS NULL"
+						   "   AND t.expires_at OPERATOR(pg_catalog.>) pg_catalog.statement_timestamp()"
+						   "   AND f.family_id OPERATOR(pg_catalog.=) t.family_id AND f.revoked_at IS NULL"
+						   " RETURNING t.family_id, f.lifetime,"
+						   "   f.claims OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('sub', f.subject),"
+						   "   f.successor_key",
+						   1, update_types),
+				 update_values, SPI_OK_UPDATE_RETURNING);
 
 	if (SPI_processed != 1)
 	{
@@ -620,10 +741,12 @@ state_refresh_rotate(const char *token, size_t len, Jsonb **claims)
 	MemoryContextSwitchTo(spi);
 	insert_values[0] = bytea_datum(new_hash, SHA256_LEN);
 
-	spi_run("INSERT INTO jwt_pg.refresh_tokens (token_hash, family_id, issued_at, expires_at)"
-			" VALUES ($1, $2, pg_catalog.statement_timestamp(),"
-			"         pg_catalog.statement_timestamp() OPERATOR(pg_catalog.+) $3)",
-			3, insert_types, insert_values, NULL, SPI_OK_INSERT);
+	spi_run_plan(kept_plan(&successor_plan,
+						   "INSERT INTO jwt_pg.refresh_tokens (token_hash, family_id, issued_at, expires_at)"
+						   " VALUES ($1, $2, pg_catalog.statement_timestamp(),"
+						   "         pg_catalog.statement_timestamp() OPERATOR(pg_catalog.+) $3)",
+						   3, insert_types),
+				 insert_values, SPI_OK_INSERT);
 	SPI_finish();
 	return new_token;
 }

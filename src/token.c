@@ -451,12 +451,12 @@ token_check_revoked(jws_token *token)
 
 		if (!token->claims.has_iat)
 			return reject(token, TOKEN_REVOKED,
-						  "The tokens of subject \"%s\" issued before %s are revoked, and this one has no \"iat\".",
+						  "The tokens of subject \"%s\" issued until %s are revoked, and this one has no \"iat\".",
 						  printable_excerpt(sub->text, sub->text_len),
 						  format_numeric_date(cutoff));
 		if (token->claims.iat < cutoff)
 			return reject(token, TOKEN_REVOKED,
-						  "The tokens of subject \"%s\" issued before %s are revoked.",
+						  "The tokens of subject \"%s\" issued until %s are revoked.",
 						  printable_excerpt(sub->text, sub->text_len),
 						  format_numeric_date(cutoff));
 	}

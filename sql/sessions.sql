@@ -46,7 +46,7 @@ SET jwt_pg.refresh_reuse_interval = '61s';
 INSERT INTO grace SELECT 'logout', jwt_refresh_generate('erin');
 SELECT jwt_refresh_revoke(refresh) AS revoked FROM grace WHERE name = 'logout';
 SELECT jwt_refresh_revoke(refresh) AS revoked_again FROM grace WHERE name = 'logout';
-SELECT jwt_refresh_revoke('no-such-token') AS unknown, jwt_refresh_revoke(NULL) IS NULL AS null_token;
+SELECT jwt_refresh_revoke('no-such-token') AS unknown, jwt_refresh_revoke(NULL) AS null_without_cookie;
 SELECT revoked_reason FROM jwt_pg.sessions WHERE subject = 'erin';
 -- should fail
 SELECT * FROM jwt_refresh((SELECT refresh FROM grace WHERE name = 'logout'), s32());

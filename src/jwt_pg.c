@@ -21,6 +21,7 @@
 #include "utils/timestamp.h"
 
 #include "keystore.h"
+#include "request.h"
 #include "state.h"
 
 PG_MODULE_MAGIC;
@@ -104,6 +105,8 @@ _PG_init(void)
 							86400, 1, JWT_MAX_ACCESS_TTL_LIMIT,
 							PGC_SUSET, GUC_UNIT_S,
 							NULL, NULL, NULL);
+
+	request_define_settings();
 
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("jwt_pg");
@@ -748,6 +751,23 @@ jwt_refresh_validate(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(state_refresh_valid(VARDATA_ANY(token), VARSIZE_ANY_EXHDR(token)));
 }
 
+/*
+ * Argument 0 of jwt_refresh and jwt_refresh_revoke: the refresh token, or
+ * for NULL the one in the cookie named by jwt_pg.refresh_cookie_name.
+ * Returns NULL when there is neither.
+ */
+static const char *
+refresh_token_argument(FunctionCallInfo fcinfo, size_t *len)
+{
+	text	   *token;
+
+	if (PG_ARGISNULL(0))
+		return request_refresh_cookie(len);
+	token = PG_GETARG_TEXT_PP(0);
+	*len = VARSIZE_ANY_EXHDR(token);
+	return VARDATA_ANY(token);
+}
+
 /* jwt_refresh(refresh_token text, secret text|bytea, algorithm text, expires_in interval) */
 PG_FUNCTION_INFO_V1(jwt_refresh);
 Datum
@@ -759,7 +779,8 @@ jwt_refresh(PG_FUNCTION_ARGS)
 	{
 		MemoryContext old;
 		TupleDesc	desc;
-		text	   *presented;
+		const char *presented;
+		size_t		presented_len;
 		signing_key key;
 		Interval   *expires_in;
 		Jsonb	   *claims;
@@ -774,19 +795,20 @@ jwt_refresh(PG_FUNCTION_ARGS)
 		desc = BlessTupleDesc(desc);
 
 		/* Check every argument before any state changes. */
-		if (PG_ARGISNULL(0))
+		presented = refresh_token_argument(fcinfo, &presented_len);
+		if (presented == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
-					 errmsg("refresh token is missing")));
-		presented = PG_GETARG_TEXT_PP(0);
+					 errmsg("refresh token is missing"),
+					 errdetail("The argument is NULL, and request.cookies has no cookie \"%s\".",
+							   jwt_refresh_cookie_name)));
 		signing_key_argument(fcinfo, 1, NULL, &key);
 		require_argument(fcinfo, 3, "expires_in");
 		expires_in = PG_GETARG_INTERVAL_P(3);
 		check_positive_interval(expires_in, "expires_in");
 		check_token_lifetime(token_now() + interval_seconds(expires_in));
 
-		refresh_token = state_refresh_rotate(VARDATA_ANY(presented),
-											 VARSIZE_ANY_EXHDR(presented), &claims);
+		refresh_token = state_refresh_rotate(presented, presented_len, &claims);
 		values[0] = CStringGetTextDatum(jwt_sign_claims(claims, &key, expires_in, NULL));
 		values[1] = CStringGetTextDatum(refresh_token);
 		funcctx->user_fctx = heap_form_tuple(desc, values, nulls);
@@ -797,6 +819,17 @@ jwt_refresh(PG_FUNCTION_ARGS)
 	if (funcctx->call_cntr == 0)
 		SRF_RETURN_NEXT(funcctx, HeapTupleGetDatum((HeapTuple) funcctx->user_fctx));
 	SRF_RETURN_DONE(funcctx);
+}
+
+/* jwt_refresh_revoke(refresh_token text) RETURNS boolean */
+PG_FUNCTION_INFO_V1(jwt_refresh_revoke);
+Datum
+jwt_refresh_revoke(PG_FUNCTION_ARGS)
+{
+	size_t		len;
+	const char *token = refresh_token_argument(fcinfo, &len);
+
+	PG_RETURN_BOOL(token != NULL && state_refresh_revoke(token, len));
 }
 
 /* jwt_blacklist(token text, reason text) */

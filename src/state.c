@@ -752,6 +752,35 @@ state_refresh_rotate(const char *token, size_t len, Jsonb **claims)
 }
 
 /*
+ * Revoke the session of a refresh token, as at logout.  Returns whether
+ * this call revoked it: false for an unknown token or a revoked session.
+ */
+bool
+state_refresh_revoke(const char *token, size_t len)
+{
+	unsigned char hash[SHA256_LEN];
+	Oid			types[1] = {BYTEAOID};
+	Datum		values[1];
+	bool		revoked;
+
+	require_primary("jwt_refresh_revoke");
+	if (!crypto_sha256((const unsigned char *) token, len, hash))
+		elog(ERROR, "could not compute SHA-256 with OpenSSL");
+	values[0] = bytea_datum(hash, SHA256_LEN);
+
+	spi_connect();
+	spi_run("UPDATE jwt_pg.refresh_families f"
+			"   SET revoked_at = pg_catalog.statement_timestamp(), revoked_reason = 'logout'"
+			"  FROM jwt_pg.refresh_tokens t"
+			" WHERE t.token_hash OPERATOR(pg_catalog.=) $1"
+			"   AND f.family_id OPERATOR(pg_catalog.=) t.family_id AND f.revoked_at IS NULL",
+			1, types, values, NULL, SPI_OK_UPDATE);
+	revoked = SPI_processed > 0;
+	SPI_finish();
+	return revoked;
+}
+
+/*
  * Delete expired refresh tokens and blacklist entries, subject cutoffs
  * older than jwt_pg.max_access_ttl, then the families left without
  * tokens, and return how many tokens, entries and cutoffs went.  The

@@ -16,6 +16,7 @@ extern void state_blacklist_add(const char *jti, size_t jti_len, const unsigned 
 extern char *state_refresh_generate(text *subject, Interval *lifetime, Jsonb *claims);
 extern bool state_refresh_valid(const char *token, size_t len);
 extern char *state_refresh_rotate(const char *token, size_t len, Jsonb **claims);
+extern bool state_refresh_revoke(const char *token, size_t len);
 extern int64 state_purge(void);
 
 #endif							/* JWT_PG_STATE_H */

@@ -88,15 +88,22 @@ typedef struct verified_token
 } verified_token;
 
 static verified_token *verified = NULL;
+
+/* Holds verified, under TopTransactionContext; reset for each new token. */
+static MemoryContext verified_context = NULL;
 static bool callback_registered = false;
 
+/* The transaction's memory goes at its end, and the pointers with it. */
 static void
 forget_verified(XactEvent event, void *arg)
 {
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
 		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT ||
 		event == XACT_EVENT_PREPARE)
+	{
 		verified = NULL;
+		verified_context = NULL;
+	}
 }
 
 /*
@@ -131,7 +138,13 @@ verify_request_token(const char *text, size_t len)
 		callback_registered = true;
 	}
 	verified = NULL;
-	old = MemoryContextSwitchTo(TopTransactionContext);
+	if (verified_context == NULL)
+		verified_context = AllocSetContextCreate(TopTransactionContext,
+												 "jwt_pg request token",
+												 ALLOCSET_SMALL_SIZES);
+	else
+		MemoryContextReset(verified_context);
+	old = MemoryContextSwitchTo(verified_context);
 	entry = palloc0(sizeof(verified_token));
 	entry->text = pnstrdup(text, len);
 	entry->len = len;

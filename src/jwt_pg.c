@@ -478,6 +478,19 @@ verify_jwt_arguments(FunctionCallInfo fcinfo, bool with_jwks, jws_token *token)
 	signature_key key;
 	verify_options options;
 
+	/*
+	 * The key store with every option at its default, as a policy calls it
+	 * for each row: the same token gets its result from the cache.
+	 */
+	if (!with_jwks && PG_ARGISNULL(1) && PG_ARGISNULL(2) && PG_ARGISNULL(3) &&
+		PG_ARGISNULL(4) && PG_ARGISNULL(5))
+	{
+		text	   *token_text = PG_GETARG_TEXT_PP(0);
+
+		return verify_with_store_defaults(VARDATA_ANY(token_text),
+										  VARSIZE_ANY_EXHDR(token_text), token);
+	}
+
 	memset(&options, 0, sizeof(options));
 	read_signature_key(fcinfo, with_jwks, &key, &options);
 	optional_text(fcinfo, 3, &options.audience, &options.audience_len);

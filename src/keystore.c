@@ -56,11 +56,17 @@ static key_cache cache;
 static bool callback_registered = false;
 static uint64 invalidations = 0;
 
+/* Counts the changes of the key store that this backend was told of. */
+static uint64 key_changes = 0;
+
 static void
 forget_keys(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == cache.relid)
+	{
 		cache.valid = false;
+		key_changes++;
+	}
 	invalidations++;
 }
 
@@ -324,6 +330,13 @@ load_keys(void)
 	if (cache.count > 1)
 		qsort(cache.keys, cache.count, sizeof(stored_key), newest_first);
 	cache.valid = (before == invalidations) && (IsParallelWorker() || !IsInParallelMode());
+}
+
+uint64
+keystore_changes(void)
+{
+	load_keys();
+	return key_changes;
 }
 
 const stored_key *

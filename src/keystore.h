@@ -21,6 +21,12 @@ typedef struct stored_key
 	int64		created_at;		/* TimestampTz, to order keys */
 } stored_key;
 
+/*
+ * A number that changes whenever the key store changes, as this backend
+ * learns of it, for caches of verification results.
+ */
+extern uint64 keystore_changes(void);
+
 /* The stored key with this kid, unless it is retired or absent. */
 extern const stored_key *keystore_find(const char *kid, size_t kid_len);
 

@@ -21,11 +21,13 @@
 #include <math.h>
 
 #include "access/xact.h"
+#include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "keystore.h"
 #include "request.h"
 
 char	   *jwt_session_token = NULL;
@@ -79,12 +81,24 @@ request_define_settings(void)
 							 NULL, NULL, NULL);
 }
 
-/* The token verified last in this transaction, parsed, or NULL. */
+/*
+ * The token verified last in this transaction, parsed, with its signature
+ * checked.  The result of the checks that can change (time, revocation) is
+ * kept for the statement it was found in: within one statement "now" is
+ * the same, and a revocation counts from the next statement on.
+ */
 typedef struct verified_token
 {
 	char	   *text;
 	size_t		len;
 	jws_token	token;
+	uint64		key_changes;	/* keystore_changes() when the signature was checked */
+	LocalTransactionId transaction;	/* the statement of the result below */
+	TimestampTz statement_start;
+	CommandId	command;
+	bool		valid;
+	token_failure failure;
+	char	   *detail;
 } verified_token;
 
 static verified_token *verified = NULL;
@@ -106,13 +120,33 @@ forget_verified(XactEvent event, void *arg)
 	}
 }
 
-/*
- * Verify a token with the key store and the default options, as jwt_verify
- * does without arguments; raise 28000 when it fails.  The parsed token is
- * kept for the rest of the transaction.
- */
-static const jws_token *
-verify_request_token(const char *text, size_t len)
+static bool
+same_statement(const verified_token *entry)
+{
+	return entry->transaction == MyProc->lxid &&
+		entry->statement_start == GetCurrentStatementStartTimestamp() &&
+		entry->command == GetCurrentCommandId(false);
+}
+
+/* Check time and revocation, and keep the result for this statement. */
+static bool
+check_for_statement(verified_token *entry, const verify_options *options)
+{
+	jws_token	work = entry->token;
+	bool		valid = token_check_claims(&work, options, token_now()) &&
+		token_check_revoked(&work);
+
+	entry->transaction = MyProc->lxid;
+	entry->statement_start = GetCurrentStatementStartTimestamp();
+	entry->command = GetCurrentCommandId(false);
+	entry->valid = valid;
+	entry->failure = work.failure;
+	entry->detail = work.detail ? MemoryContextStrdup(verified_context, work.detail) : NULL;
+	return valid;
+}
+
+bool
+verify_with_store_defaults(const char *text, size_t len, jws_token *result)
 {
 	verify_options options;
 	MemoryContext old;
@@ -123,47 +157,60 @@ verify_request_token(const char *text, size_t len)
 		options.allowed[i] = true;
 	options.leeway = jwt_leeway_seconds;
 
-	if (verified != NULL && verified->len == len && memcmp(verified->text, text, len) == 0)
+	/* A key retired since the signature was checked counts as well. */
+	entry = verified;
+	if (entry == NULL || entry->len != len || memcmp(entry->text, text, len) != 0 ||
+		entry->key_changes != keystore_changes())
 	{
-		/* Time and revocation may have changed since; the signature not. */
-		if (!token_check_claims(&verified->token, &options, token_now()) ||
-			!token_check_revoked(&verified->token))
-			token_raise(&verified->token);
-		return &verified->token;
-	}
-
-	if (!callback_registered)
-	{
-		RegisterXactCallback(forget_verified, NULL);
-		callback_registered = true;
-	}
-	verified = NULL;
-	if (verified_context == NULL)
-		verified_context = AllocSetContextCreate(TopTransactionContext,
-												 "jwt_pg request token",
-												 ALLOCSET_SMALL_SIZES);
-	else
-		MemoryContextReset(verified_context);
-	old = MemoryContextSwitchTo(verified_context);
-	entry = palloc0(sizeof(verified_token));
-	entry->text = pnstrdup(text, len);
-	entry->len = len;
-	if (!token_decode(&entry->token, entry->text, len) ||
-		!token_read_header(&entry->token) ||
-		!token_check_alg(&entry->token, &options) ||
-		!token_check_signature_store(&entry->token) ||
-		!token_read_claims(&entry->token))
-	{
+		if (!callback_registered)
+		{
+			RegisterXactCallback(forget_verified, NULL);
+			callback_registered = true;
+		}
+		verified = NULL;
+		if (verified_context == NULL)
+			verified_context = AllocSetContextCreate(TopTransactionContext,
+													 "jwt_pg verified token",
+													 ALLOCSET_SMALL_SIZES);
+		else
+			MemoryContextReset(verified_context);
+		old = MemoryContextSwitchTo(verified_context);
+		entry = palloc0(sizeof(verified_token));
+		entry->text = pnstrdup(text, len);
+		entry->len = len;
+		entry->key_changes = keystore_changes();
+		if (!token_decode(&entry->token, entry->text, len) ||
+			!token_read_header(&entry->token) ||
+			!token_check_alg(&entry->token, &options) ||
+			!token_check_signature_store(&entry->token) ||
+			!token_read_claims(&entry->token))
+		{
+			MemoryContextSwitchTo(old);
+			*result = entry->token;
+			return false;
+		}
 		MemoryContextSwitchTo(old);
-		token_raise(&entry->token);
+		verified = entry;
+		check_for_statement(entry, &options);
 	}
-	MemoryContextSwitchTo(old);
+	else if (!same_statement(entry))
+		check_for_statement(entry, &options);
 
-	if (!token_check_claims(&entry->token, &options, token_now()) ||
-		!token_check_revoked(&entry->token))
-		token_raise(&entry->token);
-	verified = entry;
-	return &entry->token;
+	*result = entry->token;
+	result->failure = entry->failure;
+	result->detail = entry->detail;
+	return entry->valid;
+}
+
+/* Verify a request's token as verify_with_store_defaults does, or raise. */
+static const jws_token *
+verify_request_token(const char *text, size_t len)
+{
+	jws_token	token;
+
+	if (!verify_with_store_defaults(text, len, &token))
+		token_raise(&token);
+	return &verified->token;
 }
 
 /* A setting's value, or NULL when it is unset or empty. */

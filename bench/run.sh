@@ -3,7 +3,8 @@
 # results to docs/benchmarks.md: HS256 against pgcrypto baselines, and
 # RS256, PS256, ES256 and EdDSA with stored keys against `openssl speed`,
 # and refresh-token rotations and jwt_verify calls per second under pgbench
-# (bench/pgbench.sh).  Works as root on a fresh Debian 12 machine, like
+# (bench/pgbench.sh), and row-level security policies that call jwt_pg
+# (bench/rls.sql).  Works as root on a fresh Debian 12 machine, like
 # scripts/test.sh.
 #
 # Environment:
@@ -13,6 +14,8 @@
 #   BENCH_ROUNDS           times each query runs; the median counts (default 7)
 #   BENCH_OPENSSL_SECONDS  seconds `openssl speed` spends on each of sign
 #                          and verify in a round (default 1)
+#   BENCH_RLS_ROWS         rows of each row-level security table (default
+#                          100000)
 #   BENCH_SKIP_BUILD       1 to measure the jwt_pg that is installed already,
 #                          without building and installing this checkout
 # and those of bench/pgbench.sh: BENCH_PGBENCH_SECONDS, BENCH_PGBENCH_ROUNDS
@@ -27,6 +30,7 @@ source "$REPO_ROOT/bench/pgbench.sh"
 ROWS="${BENCH_ROWS:-50000}"
 KEY_ROWS="${BENCH_KEY_ROWS:-4000}"
 ROUNDS="${BENCH_ROUNDS:-7}"
+RLS_ROWS="${BENCH_RLS_ROWS:-100000}"
 OPENSSL_SECONDS="${BENCH_OPENSSL_SECONDS:-1}"
 SKIP_BUILD="${BENCH_SKIP_BUILD:-0}"
 PAGE="$REPO_ROOT/docs/benchmarks.md"
@@ -215,6 +219,28 @@ signing and for verifying.
 $keystore_results
 
 $(pgbench_page_section "$pgbench_results")
+
+## Row-level security
+
+\`bench/rls.sql\` builds tables of the same $RLS_ROWS rows, 1,000 per owner, and
+times \`SELECT count(*), max(body)\` on each as a role under row-level
+security, with a token of one owner set by \`jwt_session_set\` and in
+\`request.jwt\`, in $ROUNDS interleaved rounds, without parallel workers:
+
+- a policy \`owner = jwt_claim('sub')\` against the same policy with the
+  owner as a constant (target: at most 1.3 times);
+- a policy \`jwt_valid(current_setting('request.jwt'), NULL)\`, evaluated
+  for each row, against the table without row-level security (target: at
+  most 2 times), and beside it a policy that only reads the setting,
+  \`current_setting('request.jwt') IS NOT NULL\`, for what the setting
+  alone costs per row.
+
+$RLS_RESULTS
+
+\`jwt_valid\` verifies the token once per statement and answers the other
+rows from its cache; reading the setting for each row costs more than that.
+A policy that calls it once per query, \`(SELECT jwt_valid(...))\` or
+\`jwt_claim\`, avoids both.
 PAGE
     log "wrote $PAGE"
 }
@@ -241,6 +267,12 @@ main() {
     log "pgbench benchmark: $PGBENCH_ROUNDS rounds of ${PGBENCH_SECONDS}-second runs"
     run_pgbench_benchmark
     printf '%s\n' "$PGBENCH_RESULTS"
+
+    log "row-level security benchmark: $ROUNDS rounds over $RLS_ROWS rows"
+    psql -X -q -c 'CREATE DATABASE bench_rls'
+    RLS_RESULTS="$(psql -X -q -d bench_rls -v rows="$RLS_ROWS" -v rounds="$ROUNDS" \
+        -f "$REPO_ROOT/bench/rls.sql" | sed -n '/^query,/,$p' | csv_to_markdown)"
+    printf '%s\n' "$RLS_RESULTS"
 
     write_page "$hs256_results" "$KEYSTORE_RESULTS" "$PGBENCH_RESULTS"
 }

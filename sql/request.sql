@@ -152,6 +152,8 @@ SELECT jwt_cookie('n', 'v', '1 hour', same_site => 'None', secure => false);
 SELECT jwt_cookie('n', 'v', '1 hour', same_site => 'Loose');
 SELECT jwt_cookie('n', 'v', '1 hour', path => '/a;b');
 SELECT jwt_cookie(NULL, 'v', '1 hour');
+-- NULL options mean their defaults.
+SELECT jwt_cookie('n', 'v', '1 hour', NULL, NULL, NULL, NULL) AS defaults;
 BEGIN;
 SELECT set_config('response.headers', '[{"Cache-Control":"no-store"}]', true) \gset
 SELECT jwt_set_cookie('refresh_token', 'r1', '1 day');

@@ -503,21 +503,23 @@ build_cookie(FunctionCallInfo fcinfo)
 	Interval   *max_age;
 	double		seconds;
 	bool		secure;
+	bool		http_only;
 	StringInfoData out;
 
-	for (int i = 0; i < 7; i++)
+	for (int i = 0; i < 3; i++)
 		if (PG_ARGISNULL(i))
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("%s must not be NULL",
-							(const char *[]) {"name", "value", "max_age", "path", "same_site",
-											  "secure", "http_only"}[i])));
+					 errmsg("%s must not be NULL", (const char *[]) {"name", "value", "max_age"}[i])));
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	value = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	max_age = PG_GETARG_INTERVAL_P(2);
-	path = text_to_cstring(PG_GETARG_TEXT_PP(3));
-	requested = text_to_cstring(PG_GETARG_TEXT_PP(4));
-	secure = PG_GETARG_BOOL(5);
+
+	/* A NULL option means its default, as the SQL declaration gives it. */
+	path = PG_ARGISNULL(3) ? "/" : text_to_cstring(PG_GETARG_TEXT_PP(3));
+	requested = PG_ARGISNULL(4) ? "Strict" : text_to_cstring(PG_GETARG_TEXT_PP(4));
+	secure = PG_ARGISNULL(5) ? true : PG_GETARG_BOOL(5);
+	http_only = PG_ARGISNULL(6) ? true : PG_GETARG_BOOL(6);
 
 	check_cookie_part("name", name, is_token_char, false);
 	check_cookie_part("value", value, is_cookie_octet, true);
@@ -549,7 +551,7 @@ build_cookie(FunctionCallInfo fcinfo)
 					 floor(seconds), path, same_site);
 	if (secure)
 		appendStringInfoString(&out, "; Secure");
-	if (PG_GETARG_BOOL(6))
+	if (http_only)
 		appendStringInfoString(&out, "; HttpOnly");
 	return out.data;
 }

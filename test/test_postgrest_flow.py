@@ -142,6 +142,15 @@ class PostgRESTFlow(unittest.TestCase):
         self.assertEqual(request('SELECT api.refresh()').error,
                          ('28000', 'refresh token is missing'))
 
+        # Logout needs no access token: the cookie alone ends a session.
+        again = request('SELECT api.login(%s, %s)', ('ann@example.com', 'ann-password'))
+        cookie_only = request('SELECT api.logout()',
+                              cookies={'refresh_token': again.cookie('refresh_token')})
+        self.assertIsNone(cookie_only.error)
+        self.assertEqual(request('SELECT api.refresh()',
+                                 cookies={'refresh_token': again.cookie('refresh_token')}).error,
+                         ('28000', 'refresh token has been revoked'))
+
         # Ben, logged in meanwhile, is not affected.
         ben = request('SELECT api.login(%s, %s)', ('ben@example.com', 'ben-password'))
         ben_token = ben.rows[0][0]['token']

@@ -103,7 +103,7 @@ END
 $$;
 
 -- POST /rpc/logout: ends the session of the refresh cookie, revokes the
--- access token that came with the request, and clears the cookie.
+-- access token that came with the request, if any, and clears the cookie.
 CREATE FUNCTION api.logout()
 RETURNS json
 LANGUAGE plpgsql SECURITY DEFINER
@@ -121,5 +121,6 @@ $$;
 
 REVOKE ALL ON FUNCTION api.login(text, text), api.refresh(), api.logout(),
                        private.set_refresh_cookie(text, interval) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION api.login(text, text), api.refresh() TO web_anon, web_user;
-GRANT EXECUTE ON FUNCTION api.logout() TO web_user;
+-- Logout needs no valid access token: the cookie alone ends the session.
+GRANT EXECUTE ON FUNCTION api.login(text, text), api.refresh(), api.logout()
+   TO web_anon, web_user;

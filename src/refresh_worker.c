@@ -25,11 +25,16 @@
 #include "postmaster/bgworker.h"
 #include "storage/dsm.h"
 #include "storage/ipc.h"
+#include "storage/latch.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+
+/* How long and in what steps to wait for a free background worker slot. */
+#define SLOT_WAIT_MAX_MS 5000
+#define SLOT_WAIT_STEP_MS 20
 
 /* Length of a UUID in its text form, without the terminating NUL. */
 #define UUID_TEXT_LEN 36
@@ -81,12 +86,25 @@ revoke_family_in_own_transaction(const char *family_id, const char *reason)
 	worker.bgw_main_arg = UInt32GetDatum(dsm_segment_handle(segment));
 	worker.bgw_notify_pid = MyProcPid;
 
-	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
-				 errmsg("could not revoke the session of a reused refresh token"),
-				 errdetail("No background worker slot is free."),
-				 errhint("Raise max_worker_processes, or lower the number of other background workers.")));
+	/*
+	 * Many sessions that present one stale token at once each start a
+	 * worker, and the slots may run out for a moment: wait for one to free
+	 * up, for a few seconds at most.
+	 */
+	for (int waited_ms = 0; !RegisterDynamicBackgroundWorker(&worker, &handle);
+		 waited_ms += SLOT_WAIT_STEP_MS)
+	{
+		if (waited_ms >= SLOT_WAIT_MAX_MS)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+					 errmsg("could not revoke the session of a reused refresh token"),
+					 errdetail("No background worker slot became free within %d ms.", SLOT_WAIT_MAX_MS),
+					 errhint("Raise max_worker_processes, or lower the number of other background workers.")));
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 SLOT_WAIT_STEP_MS, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
 
 	(void) WaitForBackgroundWorkerShutdown(handle);
 	pg_memory_barrier();

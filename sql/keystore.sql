@@ -334,3 +334,24 @@ DROP TABLE generated, signed, rotation, ecdsa;
 DELETE FROM jwt_pg.keys;
 DELETE FROM jwt_pg.refresh_tokens;
 DELETE FROM jwt_pg.refresh_families;
+
+-- The errors of the key functions, with their SQLSTATEs.
+SELECT jwt_key_generate('ES256', 'errors-key') AS kid;
+SELECT statement, error_of(statement) AS error
+  FROM (VALUES
+    ($$SELECT jwt_key_generate(NULL)$$),
+    ($$SELECT jwt_key_generate('none')$$),
+    ($$SELECT jwt_key_generate('es256')$$),
+    ($$SELECT jwt_key_generate('ES256', '')$$),
+    ($$SELECT jwt_key_generate('ES256', 'errors-key')$$),
+    ($$SELECT jwt_key_import(NULL, 'ES256')$$),
+    ($$SELECT jwt_key_import('not a key', 'ES256')$$),
+    ($$SELECT jwt_key_import('too-short', 'HS256')$$),
+    ($$SELECT jwt_key_import('{"keys":[]}'::jsonb, 'ES256')$$),
+    ($$SELECT jwt_key_set_state('missing', 'retired')$$),
+    ($$SELECT jwt_key_set_state('errors-key', 'revoked')$$),
+    ($$SELECT jwt_key_set_state(NULL, 'retired')$$),
+    ($$SELECT jwt_create('{}', algorithm => 'EdDSA')$$),
+    ($$SELECT jwt_create('{}', algorithm => 'ES256', header => '{"kid":"missing"}')$$)
+  ) AS t(statement);
+DELETE FROM jwt_pg.keys;

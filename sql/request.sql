@@ -186,3 +186,22 @@ DELETE FROM jwt_pg.keys;
 DELETE FROM jwt_pg.subject_cutoffs;
 DELETE FROM jwt_pg.refresh_tokens;
 DELETE FROM jwt_pg.refresh_families;
+
+-- The errors of the request functions, with their SQLSTATEs.
+SELECT statement, error_of(statement) AS error
+  FROM (VALUES
+    ($$SELECT jwt_session_set('not.a.token')$$),
+    ($$SELECT jwt_cookie(NULL, 'v', '1 hour')$$),
+    ($$SELECT jwt_cookie('bad name', 'v', '1 hour')$$),
+    ($$SELECT jwt_cookie('n', 'v', '1 hour', same_site => 'Loose')$$),
+    ($$SELECT jwt_set_cookie('n', 'a;b', '1 hour')$$),
+    ($$SELECT * FROM jwt_refresh(NULL, repeat('k', 32))$$)
+  ) AS t(statement);
+SELECT set_config('request.headers', '"text"', false) IS NOT NULL AS set_headers;
+SELECT error_of($$SELECT jwt_claims()$$) AS claims_error,
+       error_of($$SELECT jwt_claim('sub')$$) AS claim_error,
+       error_of($$SELECT jwt_role()$$) AS role_error;
+RESET request.headers;
+SELECT set_config('request.headers', '{"authorization":"Bearer x.y.z"}', false) IS NOT NULL AS set_headers;
+SELECT error_of($$SELECT jwt_claims()$$) AS bad_token_error;
+RESET request.headers;

@@ -120,3 +120,14 @@ DELETE FROM jwt_pg.blacklist;
 DELETE FROM jwt_pg.subject_cutoffs;
 DELETE FROM jwt_pg.refresh_tokens;
 DELETE FROM jwt_pg.refresh_families;
+
+-- The errors of the session and revocation functions, with their SQLSTATEs.
+SELECT statement, error_of(statement) AS error
+  FROM (VALUES
+    ($$SELECT jwt_revoke_subject(NULL)$$),
+    ($$SELECT jwt_blacklist_jti(NULL, now())$$),
+    ($$SELECT * FROM jwt_refresh('no-such-token', repeat('k', 32))$$),
+    ($$SELECT jwt_create('{}', repeat('k', 32), expires_in => '2 days')$$),
+    ($$SET jwt_pg.refresh_reuse_interval = '61s'$$),
+    ($$SELECT jwt_refresh_revoke('no-such-token')::text$$)
+  ) AS t(statement);

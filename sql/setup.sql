@@ -120,3 +120,15 @@ $$;
 CREATE FUNCTION with_signature(token text, sig bytea) RETURNS text
 LANGUAGE sql IMMUTABLE STRICT
 AS $$ SELECT split_part(token, '.', 1) || '.' || split_part(token, '.', 2) || '.' || b64url(sig) $$;
+
+-- Run a statement that must fail; return its SQLSTATE and message.
+CREATE FUNCTION error_of(statement text) RETURNS text
+LANGUAGE plpgsql
+AS $$
+BEGIN
+  EXECUTE statement;
+  RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+  RETURN SQLSTATE || ' ' || SQLERRM;
+END
+$$;

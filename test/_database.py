@@ -35,3 +35,11 @@ def drop(name, conn):
     if conn is not None:
         conn.close()
     admin_execute(f'DROP DATABASE IF EXISTS {name}')
+
+
+def one(conn, sql, *args):
+    """Run a statement and return the first column of its first row, or
+    None when it returns no rows."""
+    with conn.cursor() as cur:
+        cur.execute(sql, args)
+        return cur.fetchone()[0] if cur.description else None

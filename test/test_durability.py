@@ -32,10 +32,7 @@ BINDIR = _cluster.BINDIR
 BASE_PORT = int(os.environ.get('PGPORT', '54329')) + 10
 
 
-def one(conn, sql, *args):
-    with conn.cursor() as cur:
-        cur.execute(sql, args)
-        return cur.fetchone()[0] if cur.description else None
+one = _database.one
 
 
 def error_of(conn, sql, *args):

@@ -38,9 +38,7 @@ def tearDownModule():
 
 
 def query(sql, *args):
-    with conn.cursor() as cur:
-        cur.execute(sql, args)
-        return cur.fetchone()[0]
+    return _database.one(conn, sql, *args)
 
 
 def resident_kb(pid):

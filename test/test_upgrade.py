@@ -54,9 +54,7 @@ def tearDownModule():
 
 
 def query(sql, *args):
-    with conn.cursor() as cur:
-        cur.execute(sql, args)
-        return cur.fetchone()[0]
+    return _database.one(conn, sql, *args)
 
 
 def error_of(sql, *args):
@@ -94,8 +92,7 @@ class Upgrade(unittest.TestCase):
                          ('55000', "jwt_pg's tables are older than its library"))
         self.assertTrue(query('SELECT jwt_refresh_validate(%s)', refresh))
 
-        with conn.cursor() as cur:
-            cur.execute('ALTER EXTENSION jwt_pg UPDATE')
+        query('ALTER EXTENSION jwt_pg UPDATE')
         self.assertEqual(query("SELECT extversion FROM pg_extension WHERE extname = 'jwt_pg'"),
                          query("SELECT default_version FROM pg_available_extensions"
                                " WHERE name = 'jwt_pg'"))

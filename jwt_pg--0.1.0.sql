@@ -45,7 +45,7 @@ CREATE TABLE jwt_pg.blacklist (
 );
 CREATE INDEX blacklist_expires_at_idx ON jwt_pg.blacklist (expires_at);
 
--- The key store.  secret holds an HMAC secret or a private key (PKCS #8
+-- The key store.  secret contains an HMAC secret or a private key (PKCS #8
 -- DER), and is NULL for a public key imported without its private part;
 -- public_jwk is the public half of an asymmetric key, as jwt_jwks() shows it.
 -- active keys sign and verify, verify_only keys verify, retired keys neither.
@@ -65,7 +65,7 @@ CREATE TABLE jwt_pg.keys (
     CONSTRAINT keys_signer CHECK (state <> 'active' OR secret IS NOT NULL)
 );
 
--- Every backend caches parsed keys; this trigger tells them of a change.
+-- Every backend caches parsed keys, so this trigger reports each change to them.
 CREATE FUNCTION jwt_pg.keys_changed()
 RETURNS trigger
 AS 'MODULE_PATHNAME', 'jwt_keys_changed'

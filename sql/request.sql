@@ -128,7 +128,7 @@ RESET ROLE;
 SELECT jwt_session_set(token, false) IS NOT NULL FROM request_tokens WHERE name = 'bob';
 SET ROLE regress_jwt_tenant;
 SELECT count(*) AS bob_rows, min(owner), max(owner) FROM notes;
--- A parallel worker gets the same answer as the leader.
+-- A parallel worker returns the same rows as the leader.
 SET force_parallel_mode = on;
 SELECT count(*) AS bob_rows_in_worker FROM notes;
 RESET force_parallel_mode;

@@ -25,7 +25,7 @@ extern char *jwt_default_algorithm;
 extern int	jwt_refresh_reuse_interval;
 extern int	jwt_max_access_ttl;
 
-/* Longest jwt_pg.refresh_reuse_interval, in seconds. */
+/* Maximum jwt_pg.refresh_reuse_interval, in seconds. */
 #define JWT_MAX_REUSE_INTERVAL_SECONDS 60
 
 /* Largest jwt_pg.max_access_ttl, in seconds: ten years. */

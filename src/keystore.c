@@ -3,7 +3,7 @@
  *		The key store: table jwt_pg.keys, its per-backend cache, and the SQL
  *		functions that add keys.
  *
- * Each row holds a kid, an algorithm, a state, the HMAC secret or the
+ * Each row contains a kid, an algorithm, a state, the HMAC secret or the
  * private key (PKCS #8 DER), and for asymmetric keys the public JWK.  A
  * backend reads every key that is not retired once, parses it into an
  * OpenSSL key, and keeps it until a trigger on the table reports a change
@@ -56,7 +56,7 @@ static key_cache cache;
 static bool callback_registered = false;
 static uint64 invalidations = 0;
 
-/* Counts the changes of the key store that this backend was told of. */
+/* Counts the key store changes that reached this backend as invalidations. */
 static uint64 key_changes = 0;
 
 static void
@@ -371,7 +371,7 @@ keystore_keys_for(jwt_alg alg, const stored_key **keys, size_t max)
 }
 
 /*
- * Raise unless the current user holds EXECUTE on
+ * Raise unless the current user has EXECUTE on
  * jwt_pg.sign_with_stored_keys().  The function is found without a name
  * lookup, which would require USAGE on schema jwt_pg.
  */
@@ -443,7 +443,7 @@ keystore_signing_key(jwt_alg alg, bool defaulted, const char *kid, size_t kid_le
 
 /*
  * jwt_pg.table_changed() and jwt_pg.keys_changed(): a statement trigger
- * that tells every backend of a change to the table through a relcache
+ * that reports a change of the table to every backend through a relcache
  * invalidation, so that what they cache of it (parsed keys, or that the
  * table is empty) is read again.
  */
@@ -728,9 +728,9 @@ jwt_key_generate(PG_FUNCTION_ARGS)
 }
 
 /*
- * Check the members that every imported JWK may carry: it is one key, not
- * a set; its own alg and use, when present, must allow signing with the
- * algorithm; and without a kid argument, its own kid names the key.
+ * Check the members that every imported JWK may carry.  It must be one
+ * key, not a set, and its own alg and use, when present, must allow
+ * signing with the algorithm.  Without a kid argument, its kid names the key.
  */
 static void
 check_jwk_members(new_key *key, const json_node *jwk)

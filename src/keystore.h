@@ -39,8 +39,9 @@ extern size_t keystore_keys_for(jwt_alg alg, const stored_key **keys, size_t max
 /*
  * The key that signs for an algorithm: the one named by kid (NULL for the
  * newest active key of the algorithm).  Raises when the current user may
- * not sign with stored keys, or when no such key can sign; defaulted says
- * that the algorithm came from jwt_pg.default_algorithm, for the message.
+ * not sign with stored keys, or when no such key can sign.  defaulted is
+ * true when the algorithm came from jwt_pg.default_algorithm, which the
+ * message then names.
  */
 extern const stored_key *keystore_signing_key(jwt_alg alg, bool defaulted,
 											  const char *kid, size_t kid_len);

@@ -157,7 +157,7 @@ verify_with_store_defaults(const char *text, size_t len, jws_token *result)
 		options.allowed[i] = true;
 	options.leeway = jwt_leeway_seconds;
 
-	/* The same token again in the same statement: its result stands. */
+	/* The same token again in the same statement gets the same result. */
 	entry = verified;
 	if (entry != NULL && entry->len == len && same_statement(entry) &&
 		memcmp(entry->text, text, len) == 0)

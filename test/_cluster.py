@@ -17,7 +17,7 @@ import time
 import psycopg2
 
 BINDIR = '/usr/lib/postgresql/15/bin'
-# sun_path holds 108 bytes, the NUL included; 100 leaves a margin.
+# sun_path has room for 108 bytes, the NUL included, so 100 leaves a margin.
 MAX_SOCKET_PATH = 100
 
 
@@ -34,7 +34,7 @@ def run(command, **kwargs):
 
 
 class Cluster:
-    """One cluster: its folder holds data/, server.log and the socket."""
+    """One cluster, whose folder contains data/, server.log and the socket."""
 
     def __init__(self, name, port):
         self.port = port
@@ -81,6 +81,7 @@ class Cluster:
         of the whole server would, and wait until they are gone."""
         with open(os.path.join(self.data, 'postmaster.pid')) as f:
             postmaster = int(f.readline())
+
         children = []
         for entry in os.listdir('/proc'):
             if entry.isdigit():
@@ -90,11 +91,13 @@ class Cluster:
                             children.append(int(entry))
                 except (OSError, ValueError, IndexError):
                     pass
+
         for pid in [postmaster] + children:
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
         deadline = time.monotonic() + 30
         while any(os.path.exists(f'/proc/{pid}') and not self.zombie(pid)
                   for pid in [postmaster] + children):

@@ -84,8 +84,8 @@ class Upgrade(unittest.TestCase):
         query('SELECT jwt_blacklist(%s) IS NULL', revoked_token)
         refresh = query("SELECT jwt_refresh_generate('ann', '1 day', '{\"role\":\"reader\"}')")
 
-        # The current library verifies with the old tables, and says what
-        # to do where it needs the new ones.
+        # The current library verifies with the old tables, and its error
+        # names the fix where it needs the new ones.
         self.assertEqual(query('SELECT jwt_verify(%s) ->> %s', stored_token, 'sub'), 'ann')
         self.assertFalse(query('SELECT jwt_valid(%s, %s)', revoked_token, SECRET))
         self.assertEqual(error_of('SELECT * FROM jwt_refresh(%s, %s)', refresh, SECRET),
